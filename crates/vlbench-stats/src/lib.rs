@@ -1,0 +1,37 @@
+//! vlbench-stats: histograms, counting, merge, summaries and the wire form
+//! of measurements.
+//!
+//! # Layout
+//! - [`hist`]: the histogram shape (bounds, clamping, exact merge, figures).
+//! - [`class`]: [`ErrorClass`], the `Copy` error value of the hot path.
+//! - [`query`]: [`Outcome`] (one request) into [`QueryStats`] (+ [`StatusCounts`]).
+//! - [`interval`]: [`IntervalStats`] = per-query stats + schedule [`Ledger`].
+//! - [`recorder`]: [`Recorder`], the per-shard hot path (no allocation).
+//! - [`wire`]: [`IntervalReport`] and the serde of everything above.
+//! - [`summary`]: [`Summary`], the numbers users read.
+//! - [`run`]: [`RunStats`], a whole run's series and totals.
+//!
+//! No I/O and no async here. Percentiles always come from merged histograms,
+//! never from averaged averages (SPEC B-1).
+
+pub mod class;
+pub mod hist;
+pub mod interval;
+pub mod query;
+pub mod recorder;
+pub mod run;
+pub mod summary;
+pub mod wire;
+
+pub use class::ErrorClass;
+pub use hist::{new_histogram, HIST_MAX_US, HIST_SIGFIG};
+pub use interval::{IntervalStats, Ledger};
+pub use query::{Outcome, QueryStats, StatusCounts};
+pub use recorder::Recorder;
+pub use run::RunStats;
+pub use summary::Summary;
+pub use wire::{decode_histogram, encode_histogram, IntervalReport, WireError};
+
+/// Re-exported so that users name the same histogram type without a direct
+/// dependency on hdrhistogram.
+pub use hdrhistogram::Histogram;

@@ -1,0 +1,210 @@
+//! A whole run (one node or the merged fleet): the per-second series by
+//! sequence number and the run's totals, both merged exactly.
+//!
+//! Must not: decide about time or nodes (callers dedup per node and know
+//! the run's duration).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use crate::interval::IntervalStats;
+use crate::wire::IntervalReport;
+
+/// How many of the latest seqs are kept as full in-memory stats. Older ones
+/// are archived in their wire form: a full interval holds two 188 KiB
+/// histograms per query, so keeping every second of a one-hour run in full
+/// would take gigabytes, while the deflated wire form is a few KiB.
+pub const RECENT_INTERVALS: usize = 32;
+
+/// A whole run: the interval series and totals.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunStats {
+    /// The workload's query names, by index.
+    pub query_names: Vec<String>,
+    /// The latest [`RECENT_INTERVALS`] intervals in full, by seq (live
+    /// windows read these). Use [`RunStats::all_intervals`] for the series.
+    pub intervals: BTreeMap<u64, IntervalReport>,
+    /// Older intervals as JSON wire bytes (exact, compact).
+    archived: BTreeMap<u64, Vec<u8>>,
+    /// Every interval merged.
+    pub total: IntervalStats,
+}
+
+impl RunStats {
+    /// An empty run of a workload with these query names.
+    pub fn new(query_names: Vec<String>) -> Self {
+        let total = IntervalStats::new(query_names.len());
+        RunStats {
+            query_names,
+            intervals: BTreeMap::new(),
+            archived: BTreeMap::new(),
+            total,
+        }
+    }
+
+    /// Adds one node's interval; false (and nothing counted) when its seq is
+    /// already present, so a retried delivery is not counted twice.
+    pub fn add(&mut self, r: IntervalReport) -> bool {
+        if self.contains(r.seq) {
+            return false;
+        }
+        self.total.merge(&r.stats);
+        self.intervals.insert(r.seq, r);
+        self.archive_old();
+        true
+    }
+
+    /// Merges a report from another node into the seq slot (adds, no dedup;
+    /// the caller dedups per node). The slot spans the earliest start and the
+    /// longest duration seen for that seq.
+    pub fn merge_into_seq(&mut self, r: &IntervalReport) {
+        self.total.merge(&r.stats);
+        if let Some(bytes) = self.archived.get_mut(&r.seq) {
+            // A late report for an archived second: merge exactly through
+            // the wire form (rare: a node delivering its backlog).
+            if let Ok(mut slot) = serde_json::from_slice::<IntervalReport>(bytes) {
+                merge_slot(&mut slot, r);
+                if let Ok(encoded) = serde_json::to_vec(&slot) {
+                    *bytes = encoded;
+                    return;
+                }
+            }
+        }
+        match self.intervals.get_mut(&r.seq) {
+            Some(slot) => merge_slot(slot, r),
+            None => {
+                self.intervals.insert(r.seq, r.clone());
+                self.archive_old();
+            }
+        }
+    }
+
+    /// Whether an interval with this seq was received.
+    pub fn contains(&self, seq: u64) -> bool {
+        self.intervals.contains_key(&seq) || self.archived.contains_key(&seq)
+    }
+
+    /// Number of distinct seqs received.
+    pub fn len(&self) -> usize {
+        self.intervals.len() + self.archived.len()
+    }
+
+    /// True when no interval was received.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every interval in seq order: archived ones are decoded one at a time,
+    /// so building a report of a long run never holds the whole series in
+    /// full. Archived bytes are this type's own serialisation, whose round
+    /// trip is lossless (tested); one that failed to decode would be skipped
+    /// and show as a missing second in a report, never as wrong numbers.
+    pub fn all_intervals(&self) -> impl Iterator<Item = Cow<'_, IntervalReport>> {
+        let archived = self
+            .archived
+            .values()
+            .filter_map(|b| serde_json::from_slice::<IntervalReport>(b).ok())
+            .map(Cow::Owned);
+        archived.chain(self.intervals.values().map(Cow::Borrowed))
+    }
+
+    /// Moves all but the latest [`RECENT_INTERVALS`] full intervals into the
+    /// archive. An interval that cannot be encoded stays in full: memory over
+    /// loss.
+    fn archive_old(&mut self) {
+        while self.intervals.len() > RECENT_INTERVALS {
+            let Some((seq, r)) = self.intervals.pop_first() else {
+                return;
+            };
+            match serde_json::to_vec(&r) {
+                Ok(bytes) => {
+                    self.archived.insert(seq, bytes);
+                }
+                Err(_) => {
+                    self.intervals.insert(seq, r);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Adds `r` into the slot of the same seq.
+fn merge_slot(slot: &mut IntervalReport, r: &IntervalReport) {
+    slot.start_unix_ms = slot.start_unix_ms.min(r.start_unix_ms);
+    slot.duration_ms = slot.duration_ms.max(r.duration_ms);
+    slot.stats.merge(&r.stats);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::Outcome;
+
+    fn report(seq: u64, start: u64, latency_us: u64) -> IntervalReport {
+        let mut stats = IntervalStats::new(2);
+        stats.queries[seq as usize % 2].record(&Outcome {
+            query: 0,
+            latency_us,
+            service_us: latency_us,
+            status: 200,
+            error: None,
+            bytes: 1,
+            rows: 0,
+        });
+        stats.ledger.planned = 1;
+        IntervalReport {
+            seq,
+            start_unix_ms: start,
+            duration_ms: 1000,
+            stats,
+        }
+    }
+
+    #[test]
+    fn add_dedups_by_seq() {
+        let mut run = RunStats::new(vec!["a".into(), "b".into()]);
+        assert!(run.add(report(0, 1000, 10)));
+        assert!(run.add(report(1, 2000, 20)));
+        assert!(!run.add(report(1, 2000, 20)));
+        assert_eq!(run.intervals.len(), 2);
+        assert_eq!(run.total.ledger.planned, 2);
+        assert_eq!(run.total.total().ok, 2);
+    }
+
+    #[test]
+    fn old_intervals_are_archived_exactly_and_still_deduped_and_merged() {
+        let n = RECENT_INTERVALS as u64 + 20;
+        let mut run = RunStats::new(vec!["a".into(), "b".into()]);
+        for seq in 0..n {
+            assert!(run.add(report(seq, 1000 * seq, 10 + seq)));
+        }
+        assert_eq!(run.intervals.len(), RECENT_INTERVALS);
+        assert_eq!(run.len(), n as usize);
+        // A retried old seq is still recognised.
+        assert!(!run.add(report(3, 3000, 99)));
+        // A late node report for an archived seq merges exactly.
+        run.merge_into_seq(&report(3, 2990, 77));
+        let all: Vec<_> = run.all_intervals().collect();
+        assert_eq!(all.len(), n as usize);
+        let seqs: Vec<u64> = all.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (0..n).collect::<Vec<_>>());
+        let third = &all[3];
+        assert_eq!(third.start_unix_ms, 2990);
+        assert_eq!(third.stats.queries[1].latency.len(), 2);
+        assert_eq!(third.stats.queries[1].latency.max(), 77);
+        assert_eq!(run.total.total().ok, n + 1);
+    }
+
+    #[test]
+    fn merge_into_seq_adds_nodes() {
+        let mut run = RunStats::new(vec!["a".into(), "b".into()]);
+        run.merge_into_seq(&report(0, 1005, 10));
+        run.merge_into_seq(&report(0, 1000, 30));
+        let slot = &run.intervals[&0];
+        assert_eq!(slot.start_unix_ms, 1000);
+        assert_eq!(slot.stats.queries[0].ok, 2);
+        assert_eq!(slot.stats.queries[0].latency.len(), 2);
+        assert_eq!(run.total.ledger.planned, 2);
+    }
+}
