@@ -1,0 +1,168 @@
+//! The final (or so-far) report of a distributed benchmark: vlbench-report's
+//! `Report` built from the fleet's merged `RunStats` with per-node figures in
+//! its `nodes` object, plus a `cluster` object with the split, the per-node
+//! executions and each node's merged statistics (histograms included, so
+//! anyone can re-check that fleet percentiles are those of the union).
+//!
+//! Must not: merge (the aggregator did) or write files (the store and the
+//! CLI client do).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use vlbench_report::{Format, Report, ReportContext};
+use vlbench_stats::{IntervalStats, RunStats};
+
+use crate::aggregator::TaskResults;
+use crate::model::{Execution, TaskRecord, TaskStatus};
+use crate::protocol::{NodeAssignment, ReportStatus};
+
+/// One node's part in the `cluster` object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeSection {
+    /// The node's last reported status.
+    pub status: ReportStatus,
+    /// Its error, if it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Intervals merged.
+    pub intervals: u64,
+    /// Intervals it sent that never arrived.
+    pub missing: u64,
+    /// Everything it measured, merged (histograms as base64).
+    pub stats: IntervalStats,
+}
+
+/// What a distributed report adds to the single-process schema.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSection {
+    /// The benchmark's id.
+    pub task_id: String,
+    /// Its state when the report was made.
+    pub status: TaskStatus,
+    /// The split, keyed by node id.
+    pub node_assignments: BTreeMap<String, NodeAssignment>,
+    /// Per-node executions (S-8).
+    pub executions: BTreeMap<String, Execution>,
+    /// Per-node merged statistics.
+    pub nodes: BTreeMap<String, NodeSection>,
+}
+
+/// vlbench-report's `Report` plus the `cluster` object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterReport {
+    /// The single-process schema (with `nodes` filled).
+    #[serde(flatten)]
+    pub report: Report,
+    /// Distributed-mode details.
+    pub cluster: ClusterSection,
+}
+
+impl ClusterReport {
+    /// Builds the report of `task` from its merged results.
+    pub fn build(task: &TaskRecord, results: &TaskResults) -> ClusterReport {
+        let names = results.merged.query_names.clone();
+        let per_node: BTreeMap<String, RunStats> = results
+            .nodes
+            .iter()
+            .map(|(id, n)| {
+                let mut run = RunStats::new(names.clone());
+                run.total = n.total.clone();
+                (id.clone(), run)
+            })
+            .collect();
+        let report = Report::build(&results.merged, Some(&per_node), context(task, results));
+        let nodes = results
+            .nodes
+            .iter()
+            .map(|(id, n)| {
+                let section = NodeSection {
+                    status: n.status,
+                    error: n.error.clone(),
+                    intervals: n.intervals,
+                    missing: n.missing,
+                    stats: n.total.clone(),
+                };
+                (id.clone(), section)
+            })
+            .collect();
+        ClusterReport {
+            report,
+            cluster: ClusterSection {
+                task_id: task.task_id.clone(),
+                status: task.status,
+                node_assignments: task.node_assignments.clone(),
+                executions: task.executions.clone(),
+                nodes,
+            },
+        }
+    }
+
+    /// The report in `format`, with its content type. JSON is the whole
+    /// cluster report; CSV and Prometheus text render the `Report` part
+    /// (whose `nodes` figures the Prometheus rendering includes).
+    pub fn render(&self, format: Format) -> (&'static str, String) {
+        match format {
+            Format::Json => (
+                "application/json",
+                serde_json::to_string_pretty(self).unwrap_or_default(),
+            ),
+            Format::Csv => ("text/csv; charset=utf-8", format.render(&self.report)),
+            Format::Prometheus => ("text/plain; version=0.0.4", format.render(&self.report)),
+        }
+    }
+}
+
+/// The report context from the task record and what was measured: the run
+/// spans from the earliest interval start to the latest interval end.
+fn context(task: &TaskRecord, results: &TaskResults) -> ReportContext {
+    let spans = results.nodes.values().filter_map(|n| n.span_ms);
+    let (first, last) = spans.fold((u64::MAX, 0), |(a, b), (s, e)| (a.min(s), b.max(e)));
+    let planned = Duration::from_secs_f64(task.duration_secs.max(0.0));
+    let (start, end, duration) = if first < last {
+        let d = Duration::from_millis(last - first);
+        (at(first), at(last), d)
+    } else {
+        let start = task.start_time.unwrap_or(task.submitted_at);
+        (start, task.end_time.unwrap_or(start), Duration::ZERO)
+    };
+    let mut warnings = Vec::new();
+    if task.stopped {
+        warnings.push("stopped early by the user".to_string());
+    }
+    for (id, n) in &results.nodes {
+        if n.status == ReportStatus::Failed || n.missing > 0 {
+            let why = n.error.as_deref().unwrap_or("intervals lost");
+            warnings.push(format!(
+                "node {id}: {why} ({} interval(s) missing)",
+                n.missing
+            ));
+        }
+    }
+    for (id, e) in &task.executions {
+        if e.status == TaskStatus::Failed && results.nodes.get(id).is_none_or(|n| n.error.is_none())
+        {
+            let why = e.error_message.as_deref().unwrap_or("failed");
+            warnings.push(format!("node {id}: {why}"));
+        }
+    }
+    ReportContext {
+        name: task.name.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        start,
+        end,
+        duration,
+        planned_duration: planned,
+        model: task.model.clone(),
+        config: task.config.clone(),
+        warnings,
+        thresholds: task.thresholds.clone(),
+    }
+}
+
+fn at(ms: u64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}

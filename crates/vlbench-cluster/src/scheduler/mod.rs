@@ -1,0 +1,151 @@
+//! TaskScheduler (S-1): the actor that owns every task record and every
+//! node's assignment. Heartbeats are answered from its state alone (never
+//! waiting on the aggregator); the control loop's ticks start and finish
+//! tasks.
+//!
+//! Must not: merge results (the aggregator does) or track node liveness (the
+//! registry does; the tick receives a snapshot of it).
+
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use state::{redact, SchedError, Scheduler, SchedulerConfig, Started, TickOutcome};
+
+use crate::actor::{self, Gone};
+use crate::model::{NodeRecord, TaskRecord};
+use crate::planner::Benchmark;
+use crate::protocol::{HeartbeatResponse, ReportStatus};
+use crate::store::Store;
+
+type Reply<T> = oneshot::Sender<T>;
+
+enum Command {
+    Submit(
+        Box<(Benchmark, String)>,
+        Vec<NodeRecord>,
+        Reply<Result<TaskRecord, SchedError>>,
+    ),
+    Tick(Vec<NodeRecord>, Reply<TickOutcome>),
+    Heartbeat(String, Option<String>, Reply<HeartbeatResponse>),
+    NodeFinished(String, String, ReportStatus, Option<String>, Reply<()>),
+    Stop(String, Reply<Result<TaskRecord, SchedError>>),
+    Get(String, Reply<Option<TaskRecord>>),
+    List(Reply<Vec<TaskRecord>>),
+    NodeTasks(Reply<HashMap<String, String>>),
+}
+
+/// Handle to the scheduler actor (cheap to clone).
+#[derive(Clone)]
+pub struct SchedulerHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+const NAME: &str = "task scheduler";
+
+impl SchedulerHandle {
+    /// Starts the actor (loading stored tasks); it ends when every handle is
+    /// dropped.
+    pub fn spawn(
+        config: SchedulerConfig,
+        store: Option<Store>,
+    ) -> (SchedulerHandle, JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel(actor::QUEUE);
+        let task = tokio::spawn(async move {
+            let mut s = Scheduler::new(config, store);
+            while let Some(cmd) = rx.recv().await {
+                serve(&mut s, cmd);
+            }
+        });
+        (SchedulerHandle { tx }, task)
+    }
+
+    /// Accepts a benchmark (`config` is the file's text, sent to workers).
+    pub async fn submit(
+        &self,
+        benchmark: Benchmark,
+        config: String,
+        nodes: Vec<NodeRecord>,
+    ) -> Result<Result<TaskRecord, SchedError>, Gone> {
+        actor::call(&self.tx, NAME, |r| {
+            Command::Submit(Box::new((benchmark, config)), nodes, r)
+        })
+        .await
+    }
+
+    /// Starts and finishes tasks given the nodes' current state.
+    pub async fn tick(&self, nodes: Vec<NodeRecord>) -> Result<TickOutcome, Gone> {
+        actor::call(&self.tx, NAME, |r| Command::Tick(nodes, r)).await
+    }
+
+    /// A node's assignment; `running` is the task the node says it runs.
+    pub async fn heartbeat(
+        &self,
+        node: String,
+        running: Option<String>,
+    ) -> Result<HeartbeatResponse, Gone> {
+        actor::call(&self.tx, NAME, |r| Command::Heartbeat(node, running, r)).await
+    }
+
+    /// A node's final report arrived.
+    pub async fn node_finished(
+        &self,
+        task: String,
+        node: String,
+        status: ReportStatus,
+        error: Option<String>,
+    ) -> Result<(), Gone> {
+        actor::call(&self.tx, NAME, |r| {
+            Command::NodeFinished(task, node, status, error, r)
+        })
+        .await
+    }
+
+    /// Stops a task.
+    pub async fn stop(&self, id: String) -> Result<Result<TaskRecord, SchedError>, Gone> {
+        actor::call(&self.tx, NAME, |r| Command::Stop(id, r)).await
+    }
+
+    /// One task's record.
+    pub async fn get(&self, id: String) -> Result<Option<TaskRecord>, Gone> {
+        actor::call(&self.tx, NAME, |r| Command::Get(id, r)).await
+    }
+
+    /// Every task's record.
+    pub async fn list(&self) -> Result<Vec<TaskRecord>, Gone> {
+        actor::call(&self.tx, NAME, Command::List).await
+    }
+
+    /// Node id → task it is part of.
+    pub async fn node_tasks(&self) -> Result<HashMap<String, String>, Gone> {
+        actor::call(&self.tx, NAME, Command::NodeTasks).await
+    }
+}
+
+fn serve(s: &mut Scheduler, cmd: Command) {
+    let now = Instant::now();
+    match cmd {
+        Command::Submit(b, nodes, r) => {
+            let (benchmark, config) = *b;
+            actor::reply(r, s.submit(benchmark, config, &nodes, now));
+        }
+        Command::Tick(nodes, r) => actor::reply(r, s.tick(&nodes, now)),
+        Command::Heartbeat(node, running, r) => {
+            actor::reply(r, s.heartbeat(&node, running.as_deref()))
+        }
+        Command::NodeFinished(task, node, status, error, r) => {
+            s.node_finished(&task, &node, status, error);
+            actor::reply(r, ());
+        }
+        Command::Stop(id, r) => actor::reply(r, s.stop(&id, now)),
+        Command::Get(id, r) => actor::reply(r, s.get(&id)),
+        Command::List(r) => actor::reply(r, s.list()),
+        Command::NodeTasks(r) => actor::reply(r, s.node_tasks()),
+    }
+}

@@ -1,0 +1,211 @@
+//! ResultReporter (S-2, S-5): sends a task's interval reports, in order, to
+//! the coordinator, then the node's final message. Unsent reports wait in a
+//! bounded buffer (the oldest interval is dropped and counted when it is
+//! full) and are retried with backoff; the coordinator ignores a seq it has
+//! already merged, so a retry after a lost answer is safe.
+//!
+//! New reports are accepted while a send is in flight, so the engine is
+//! never held up by a slow or absent coordinator. Must not: block the
+//! engine, or retry forever (it gives up after `give_up` without success).
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use vlbench_stats::{IntervalReport, Summary};
+
+use crate::client::{ClientError, CoordinatorClient};
+use crate::metrics::WorkerMetrics;
+use crate::protocol::{Metrics, ReportAck, ReportStatus, ResultReport};
+
+/// What the executor hands to the reporter.
+#[derive(Debug)]
+pub enum Item {
+    /// One interval of the running task.
+    Interval(IntervalReport),
+    /// The node is done: completed or failed, after `intervals` intervals.
+    Final {
+        /// Completed or failed.
+        status: ReportStatus,
+        /// Why it failed.
+        error: Option<String>,
+        /// Number of intervals produced.
+        intervals: u64,
+    },
+}
+
+/// Settings of one task's reporter.
+#[derive(Clone)]
+pub struct ReporterConfig {
+    /// The coordinator.
+    pub client: CoordinatorClient,
+    /// The task reported on.
+    pub task_id: String,
+    /// This node.
+    pub node_id: String,
+    /// Most reports kept unsent.
+    pub capacity: usize,
+    /// Give up (drop what is unsent) after this long without a success.
+    pub give_up: Duration,
+    /// Where drops are counted.
+    pub metrics: Arc<WorkerMetrics>,
+}
+
+/// What happened to a task's reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Reports the coordinator acknowledged (new or duplicate).
+    pub delivered: u64,
+    /// Reports dropped (buffer full, refused, or given up).
+    pub dropped: u64,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+
+type Sending = Pin<Box<dyn Future<Output = Result<ReportAck, ClientError>> + Send>>;
+
+/// The S-5 headline figures of one interval.
+pub fn interval_metrics(iv: &IntervalReport) -> Metrics {
+    let s = Summary::from_stats(
+        &iv.stats.total(),
+        (iv.duration_ms as f64 / 1000.0).max(0.001),
+    );
+    Metrics {
+        total_queries: s.total_queries,
+        successful_queries: s.successful_queries,
+        failed_queries: s.failed_queries,
+        avg_response_time: s.avg_response_time,
+        p95_response_time: s.p95_response_time,
+        qps: s.qps,
+    }
+}
+
+fn to_report(cfg: &ReporterConfig, item: Item) -> ResultReport {
+    let (metrics, status, seq, interval, error) = match item {
+        Item::Interval(iv) => (
+            interval_metrics(&iv),
+            ReportStatus::Running,
+            iv.seq,
+            Some(iv),
+            None,
+        ),
+        Item::Final {
+            status,
+            error,
+            intervals,
+        } => (Metrics::default(), status, intervals, None, error),
+    };
+    ResultReport {
+        task_id: cfg.task_id.clone(),
+        node_id: cfg.node_id.clone(),
+        timestamp: chrono::Utc::now(),
+        metrics,
+        status,
+        seq,
+        interval,
+        error,
+    }
+}
+
+/// Runs until `rx` is closed and everything is sent (or dropped).
+pub async fn run(cfg: ReporterConfig, mut rx: mpsc::Receiver<Item>) -> Outcome {
+    let mut queue: VecDeque<ResultReport> = VecDeque::with_capacity(cfg.capacity.min(1024));
+    let mut out = Outcome::default();
+    let mut closed = false;
+    let mut sending: Option<Sending> = None;
+    let mut backoff = Duration::ZERO;
+    let mut last_ok = Instant::now();
+    loop {
+        if sending.is_none() {
+            if let Some(front) = queue.front() {
+                sending = Some(send_later(cfg.client.clone(), front.clone(), backoff));
+            } else if closed {
+                return out;
+            }
+        }
+        tokio::select! {
+            item = rx.recv(), if !closed => match item {
+                Some(item) => push(&cfg, &mut queue, to_report(&cfg, item), &mut out),
+                None => closed = true,
+            },
+            res = async { sending.as_mut().expect("guarded by is_some").await }, if sending.is_some() => {
+                sending = None;
+                match res {
+                    Ok(_) => {
+                        queue.pop_front();
+                        out.delivered += 1;
+                        backoff = Duration::ZERO;
+                        last_ok = Instant::now();
+                    }
+                    Err(e) if e.status() == Some(404) => {
+                        tracing::warn!(task = %cfg.task_id, "coordinator no longer knows the task, dropping {} report(s): {e}", queue.len());
+                        drop_all(&cfg, &mut queue, &mut out);
+                    }
+                    Err(e) if e.status() == Some(400) => {
+                        tracing::warn!(task = %cfg.task_id, "report refused, dropped: {e}");
+                        queue.pop_front();
+                        count_drop(&cfg, &mut out, 1);
+                    }
+                    Err(e) => {
+                        backoff = (backoff * 2).clamp(FIRST_BACKOFF, MAX_BACKOFF);
+                        if last_ok.elapsed() > cfg.give_up {
+                            tracing::warn!(task = %cfg.task_id, "coordinator unreachable for {:?}, dropping {} report(s): {e}", cfg.give_up, queue.len());
+                            drop_all(&cfg, &mut queue, &mut out);
+                            last_ok = Instant::now();
+                        } else {
+                            tracing::debug!(task = %cfg.task_id, "report not sent, retrying in {backoff:?}: {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn send_later(client: CoordinatorClient, report: ResultReport, delay: Duration) -> Sending {
+    Box::pin(async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        client.report(&report).await
+    })
+}
+
+/// Appends a report; when full, the oldest *interval* after the front
+/// (which may be in flight) goes. A final message is never dropped this
+/// way, so the queue may exceed its capacity by the final message.
+fn push(
+    cfg: &ReporterConfig,
+    queue: &mut VecDeque<ResultReport>,
+    r: ResultReport,
+    out: &mut Outcome,
+) {
+    if queue.len() >= cfg.capacity.max(2) {
+        let victim = queue
+            .iter()
+            .skip(1)
+            .position(|q| q.status == ReportStatus::Running);
+        if let Some(i) = victim {
+            queue.remove(i + 1);
+            count_drop(cfg, out, 1);
+        }
+    }
+    queue.push_back(r);
+}
+
+fn drop_all(cfg: &ReporterConfig, queue: &mut VecDeque<ResultReport>, out: &mut Outcome) {
+    count_drop(cfg, out, queue.len() as u64);
+    queue.clear();
+}
+
+fn count_drop(cfg: &ReporterConfig, out: &mut Outcome, n: u64) {
+    if n > 0 {
+        out.dropped += n;
+        cfg.metrics.reports_dropped(n);
+    }
+}
