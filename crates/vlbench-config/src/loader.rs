@@ -29,6 +29,9 @@ pub struct Overrides {
     pub duration: Option<Duration>,
     /// `--target URL`: replaces `spec.target.url`.
     pub target_url: Option<String>,
+    /// Replaces `spec.workload.ramp_up_time` (the demo scales its ramp-up to
+    /// a short `--duration`).
+    pub ramp_up_time: Option<Duration>,
 }
 
 /// Reads and validates the benchmark file at `path`. Relative files it names
@@ -147,6 +150,17 @@ fn apply_overrides(doc: &mut Value, overrides: &Overrides, problems: &mut Proble
             Value::String(format_duration(d)),
         );
         problems.overridden(FieldPath::parse("spec.workload.duration"), "--duration");
+    }
+    if let Some(d) = overrides.ramp_up_time {
+        set(
+            doc,
+            &["spec", "workload", "ramp_up_time"],
+            Value::String(format_duration(d)),
+        );
+        problems.overridden(
+            FieldPath::parse("spec.workload.ramp_up_time"),
+            "a ramp-up override",
+        );
     }
     if let Some(url) = &overrides.target_url {
         set(doc, &["spec", "target", "url"], Value::String(url.clone()));

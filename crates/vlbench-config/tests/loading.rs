@@ -40,6 +40,7 @@ fn overrides_apply_before_validation() {
     let overrides = Overrides {
         duration: Some(Duration::from_secs(90)),
         target_url: Some("http://10.0.0.1:9428".into()),
+        ..Default::default()
     };
     let config = load_with(&path, &overrides).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.schedule.duration(), Duration::from_secs(90));

@@ -1,0 +1,273 @@
+//! One shard's shared state: what the dispatcher and the shard's workers
+//! (closed-model users or open-model request slots) have in common. It lives
+//! in an `Rc` on one thread: `Cell`/`RefCell`, no locks on the hot path.
+//!
+//! Owns the job queue (open-model arrivals waiting for a free slot,
+//! closed-model rate-cap permits), worker bookkeeping, the recorder and the
+//! per-request step [`Shard::execute`]. Must not decide *when* load happens:
+//! that is the dispatcher's (`drive`), driven by the schedule.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use rand::rngs::SmallRng;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use vlbench_stats::{ErrorClass, Outcome, Recorder};
+use vlbench_workload::Model;
+
+use crate::client::Client;
+use crate::conn::Conn;
+use crate::worker;
+
+/// One request to make: which query, when it was meant to start, and the
+/// generator's own delay in handing it out.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Job {
+    /// Index into the workload.
+    pub query: usize,
+    /// Latency is measured from here: the intended start (open model) or
+    /// the real send (closed model).
+    pub intended: Instant,
+    /// Dispatch time minus intended time, µs (queue wait excluded).
+    pub lag_us: u64,
+}
+
+/// How the shard's workers get their work (from the schedule's model).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) enum Mode {
+    /// Users loop with think time; `capped` users wait for rate permits.
+    Closed { think: Duration, capped: bool },
+    /// Arrivals are queued for at most `max_in_flight` pool workers.
+    Open { max_in_flight: usize },
+}
+
+impl Mode {
+    pub(crate) fn of(model: &Model, capped: bool) -> Mode {
+        match model {
+            Model::Closed { think_time } => Mode::Closed {
+                think: *think_time,
+                capped,
+            },
+            Model::Open { max_in_flight } => Mode::Open {
+                max_in_flight: (*max_in_flight as usize).max(1),
+            },
+        }
+    }
+}
+
+/// The state shared by a shard's dispatcher and workers.
+pub(crate) struct Shard {
+    pub client: Client,
+    pub recorder: RefCell<Recorder>,
+    rng: RefCell<SmallRng>,
+    scratch: RefCell<String>,
+    pub mode: Cell<Mode>,
+    /// Closed model: local users `0..active` should run.
+    active: Cell<usize>,
+    /// Closed model: which local users have a running task.
+    running: RefCell<Vec<bool>>,
+    /// Pending jobs, FIFO; bounded by the dispatcher.
+    queue: RefCell<VecDeque<Job>>,
+    /// Wakes one idle worker when a job arrives.
+    pub job_ready: Notify,
+    /// Wakes every user when users are retired or the mode changes.
+    pub retire: Notify,
+    /// Open model: bound on queued jobs beyond the in-flight slots.
+    max_queued: usize,
+    /// Worker tasks alive / busy in a request / idle waiting for a job.
+    alive: Cell<usize>,
+    busy: Cell<usize>,
+    pub idle: Cell<usize>,
+    /// Fired when the last worker ends.
+    pub all_done: Notify,
+    /// No new jobs: workers finish the queue (unless `abort`) and end.
+    pub closing: CancellationToken,
+}
+
+impl Shard {
+    pub(crate) fn new(
+        client: Client,
+        n_queries: usize,
+        rng: SmallRng,
+        mode: Mode,
+        max_queued: usize,
+    ) -> Shard {
+        Shard {
+            client,
+            recorder: RefCell::new(Recorder::new(n_queries)),
+            rng: RefCell::new(rng),
+            scratch: RefCell::new(String::with_capacity(256)),
+            mode: Cell::new(mode),
+            active: Cell::new(0),
+            running: RefCell::new(Vec::new()),
+            queue: RefCell::new(VecDeque::new()),
+            job_ready: Notify::new(),
+            retire: Notify::new(),
+            max_queued,
+            alive: Cell::new(0),
+            busy: Cell::new(0),
+            idle: Cell::new(0),
+            all_done: Notify::new(),
+            closing: CancellationToken::new(),
+        }
+    }
+
+    /// Picks a query by weight with the shard's generator.
+    pub(crate) fn pick(&self) -> usize {
+        self.client.workload().pick(&mut *self.rng.borrow_mut())
+    }
+
+    /// Open model: arrival due at `intended`, handled at `now`. Queued for
+    /// a worker, or dropped when in-flight slots and queue are full.
+    pub(crate) fn arrive(self: &Rc<Self>, intended: Instant, now: Instant) {
+        let Mode::Open { max_in_flight } = self.mode.get() else {
+            return;
+        };
+        let query = self.pick();
+        let mut rec = self.recorder.borrow_mut();
+        rec.planned(1);
+        let queued = self.queue.borrow().len();
+        if self.busy.get() + queued >= max_in_flight + self.max_queued {
+            rec.dropped(query);
+            return;
+        }
+        drop(rec);
+        let lag_us = micros(now.saturating_duration_since(intended));
+        self.queue.borrow_mut().push_back(Job {
+            query,
+            intended,
+            lag_us,
+        });
+        if self.idle.get() > queued {
+            self.job_ready.notify_one();
+        } else if self.alive.get() < max_in_flight {
+            self.spawn(worker::Role::Pool);
+        }
+    }
+
+    /// Closed model with a rate cap: one permit, intended at `intended`.
+    /// Permits in stock are bounded by the active users (no burst later).
+    pub(crate) fn permit(&self, intended: Instant) {
+        if self.queue.borrow().len() >= self.active.get() {
+            return; // every user already has a permit waiting: not asked for
+        }
+        self.recorder.borrow_mut().planned(1);
+        self.queue.borrow_mut().push_back(Job {
+            query: 0,
+            intended,
+            lag_us: 0,
+        });
+        self.job_ready.notify_one();
+    }
+
+    /// Closed model: `n` local users should be running now.
+    pub(crate) fn set_users(self: &Rc<Self>, n: usize) {
+        let old = self.active.replace(n);
+        if n < old {
+            self.retire.notify_waiters();
+            return;
+        }
+        for k in old..n {
+            let start = {
+                let mut running = self.running.borrow_mut();
+                if running.len() <= k {
+                    running.resize(k + 1, false);
+                }
+                !std::mem::replace(&mut running[k], true)
+            };
+            if start {
+                self.spawn(worker::Role::User(k));
+            }
+        }
+    }
+
+    /// Whether closed-model user `k` should keep running.
+    pub(crate) fn user_active(&self, k: usize) -> bool {
+        matches!(self.mode.get(), Mode::Closed { .. })
+            && k < self.active.get()
+            && !self.closing.is_cancelled()
+    }
+
+    fn spawn(self: &Rc<Self>, role: worker::Role) {
+        self.alive.set(self.alive.get() + 1);
+        tokio::task::spawn_local(worker::run(self.clone(), role));
+    }
+
+    /// Bookkeeping when a worker ends.
+    pub(crate) fn worker_ended(&self, role: worker::Role) {
+        if let worker::Role::User(k) = role {
+            if let Some(r) = self.running.borrow_mut().get_mut(k) {
+                *r = false;
+            }
+        }
+        self.alive.set(self.alive.get().saturating_sub(1));
+        if self.alive.get() == 0 {
+            self.all_done.notify_waiters();
+        }
+    }
+
+    /// Worker tasks still alive.
+    pub(crate) fn alive(&self) -> usize {
+        self.alive.get()
+    }
+
+    /// The next queued job, if any.
+    pub(crate) fn pop(&self) -> Option<Job> {
+        self.queue.borrow_mut().pop_front()
+    }
+
+    /// Drops every queued job (shutdown: they were planned, never sent).
+    pub(crate) fn clear_queue(&self) {
+        self.queue.borrow_mut().clear();
+    }
+
+    /// Open model: pool workers beyond the in-flight bound end when idle.
+    pub(crate) fn pool_excess(&self) -> bool {
+        match self.mode.get() {
+            Mode::Open { max_in_flight } => self.alive.get() > max_in_flight,
+            Mode::Closed { .. } => true,
+        }
+    }
+
+    /// Sends `job`'s request on `conn`, reads the answer and records it.
+    /// Returns when the answer is complete (the end of the service time).
+    pub(crate) async fn execute(&self, conn: &mut Option<Conn>, job: Job) -> Instant {
+        self.busy.set(self.busy.get() + 1);
+        let sent = Instant::now();
+        self.recorder.borrow_mut().sent(job.lag_us);
+        let uri = {
+            let mut rng = self.rng.borrow_mut();
+            let mut scratch = self.scratch.borrow_mut();
+            self.client
+                .uri(job.query, &mut *rng, SystemTime::now(), &mut scratch)
+        };
+        let ex = match &uri {
+            Some(uri) => self.client.exchange(conn, uri, job.query, 0).await,
+            // Form-encoded text always parses; a bad base URL is refused at start.
+            None => crate::client::Exchange {
+                error: Some(ErrorClass::InvalidResponse),
+                ..Default::default()
+            },
+        };
+        let end = Instant::now();
+        self.recorder.borrow_mut().record(&Outcome {
+            query: job.query,
+            latency_us: micros(end.saturating_duration_since(job.intended)),
+            service_us: micros(end.saturating_duration_since(sent)),
+            status: ex.status,
+            error: ex.error,
+            bytes: ex.bytes,
+            rows: ex.rows,
+        });
+        self.busy.set(self.busy.get() - 1);
+        end
+    }
+}
+
+/// Whole microseconds, saturating.
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}

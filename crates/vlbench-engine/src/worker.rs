@@ -1,0 +1,123 @@
+//! The worker loop: the one loop every request goes through, for both
+//! models. A worker owns a keep-alive connection (its slot of the shard's
+//! connection pool) and repeats: wait for its next job → execute → record.
+//!
+//! - A closed-model *user* `k` makes its own jobs: after its think time (and,
+//!   under a rate cap, a permit from the dispatcher) while `k` is active.
+//! - An open-model *pool* worker takes arrivals from the shard's queue; the
+//!   pool grows on demand up to `max_in_flight`, and idle workers are the
+//!   idle connections.
+//!
+//! Must not decide load: jobs and active users come from the dispatcher.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use crate::conn::Conn;
+use crate::shard::{micros, Job, Mode, Shard};
+
+/// What a worker is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Closed-model user with this local index.
+    User(usize),
+    /// Open-model in-flight slot.
+    Pool,
+}
+
+/// Runs one worker until it is retired or the shard closes.
+pub(crate) async fn run(shard: Rc<Shard>, role: Role) {
+    let mut conn: Option<Conn> = None;
+    let mut ready_at = Instant::now();
+    loop {
+        let job = match role {
+            Role::User(k) => next_user_job(&shard, k, ready_at).await,
+            Role::Pool => next_pool_job(&shard).await,
+        };
+        let Some(job) = job else { break };
+        let end = shard.execute(&mut conn, job).await;
+        if let Mode::Closed { think, .. } = shard.mode.get() {
+            ready_at = end + think;
+        }
+    }
+    shard.worker_ended(role);
+}
+
+/// Open model: the oldest queued arrival; `None` when the shard closes
+/// with an empty queue or the pool shrank.
+async fn next_pool_job(shard: &Shard) -> Option<Job> {
+    loop {
+        if let Some(job) = shard.pop() {
+            return Some(job);
+        }
+        if shard.closing.is_cancelled() || shard.pool_excess() {
+            return None;
+        }
+        wait_for_job(shard).await;
+    }
+}
+
+/// Closed model: user `k`'s next request once its think time is over and
+/// (capped) a permit is available; `None` once `k` is retired.
+async fn next_user_job(shard: &Shard, k: usize, ready_at: Instant) -> Option<Job> {
+    while Instant::now() < ready_at {
+        if !shard.user_active(k) {
+            return None;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(ready_at.into()) => {}
+            _ = shard.retire.notified() => {}
+            _ = shard.closing.cancelled() => {}
+        }
+    }
+    loop {
+        if !shard.user_active(k) {
+            return None;
+        }
+        let Mode::Closed { capped, .. } = shard.mode.get() else {
+            return None;
+        };
+        let intended = if capped {
+            match shard.pop() {
+                Some(permit) => permit.intended.max(ready_at),
+                None => {
+                    tokio::select! {
+                        _ = wait_for_job(shard) => {}
+                        _ = shard.retire.notified() => {}
+                    }
+                    continue;
+                }
+            }
+        } else {
+            shard.recorder.borrow_mut().planned(1);
+            ready_at
+        };
+        let now = Instant::now();
+        return Some(Job {
+            query: shard.pick(),
+            // Closed model: latency counts from the real send.
+            intended: now,
+            lag_us: micros(now.saturating_duration_since(intended)),
+        });
+    }
+}
+
+/// Waits (as an idle worker) until a job may be there or the shard closes.
+async fn wait_for_job(shard: &Shard) {
+    shard.idle.set(shard.idle.get() + 1);
+    let guard = IdleGuard(shard);
+    tokio::select! {
+        _ = shard.job_ready.notified() => {}
+        _ = shard.closing.cancelled() => {}
+    }
+    drop(guard);
+}
+
+/// Counts a worker as idle while it waits, also when the wait is dropped.
+struct IdleGuard<'a>(&'a Shard);
+
+impl Drop for IdleGuard<'_> {
+    fn drop(&mut self) {
+        self.0.idle.set(self.0.idle.get().saturating_sub(1));
+    }
+}
