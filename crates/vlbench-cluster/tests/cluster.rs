@@ -80,6 +80,9 @@ async fn three_workers_split_by_weight_and_merge_exactly() {
     let mut config =
         CoordinatorConfig::new(Arc::new(common::JsonPlanner), Duration::from_millis(200));
     config.start_margin = Duration::from_millis(800);
+    // Not a failure-detection test: a generous timeout keeps a loaded CI
+    // machine (2 cores, tests in parallel) from failing a slow heartbeat.
+    config.heartbeat_timeout = Duration::from_secs(5);
     let coord = tokio::spawn(coordinator::run(config, coord_listener, shutdown.clone()));
 
     let mut workers = Vec::new();
