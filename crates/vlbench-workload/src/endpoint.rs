@@ -126,7 +126,10 @@ mod tests {
             assert_eq!(QueryType::from_path(t.path()), Some(t));
             assert_eq!(t.to_string(), t.as_str());
         }
-        assert_eq!(QueryType::StatsRange.path(), "/select/logsql/stats_query_range");
+        assert_eq!(
+            QueryType::StatsRange.path(),
+            "/select/logsql/stats_query_range"
+        );
         assert_eq!(QueryType::from_path("/select/logsql/tail"), None);
         let e = "stat".parse::<QueryType>().unwrap_err().to_string();
         assert!(e.contains("\"stat\"") && e.contains("stats_range"), "{e}");

@@ -109,22 +109,22 @@ impl Schedule {
         s
     }
 
-    /// Live tuning of the closed model's rate cap: like [`Schedule::retarget`]
-    /// for the cap (a schedule without a cap gets one from `at` on, unlimited
-    /// before it is not expressible, so the new cap applies from t = 0 then).
+    /// Live tuning of the closed model's rate cap, like [`Schedule::retarget`].
+    /// A schedule without a cap gets one that is 0 before `at` (those times
+    /// are past, and arrival indices then start at 0 from `at`).
     pub fn retarget_rate_cap(&self, at: Duration, new_rate: f64) -> Schedule {
         let mut s = self.clone();
         let end = self.duration();
-        s.rate_cap = Some(match &self.rate_cap {
-            Some(cap) if !cap.is_empty() => {
-                let initial = cap[0].target;
-                retarget_stages(initial, cap, end, at, new_rate)
-            }
-            _ => vec![Stage {
-                duration: end,
-                target: new_rate,
-            }],
-        });
+        let uncapped = [Stage {
+            duration: end,
+            target: 0.0,
+        }];
+        let cap = match &self.rate_cap {
+            Some(cap) if !cap.is_empty() => cap.as_slice(),
+            _ => &uncapped,
+        };
+        // The cap profile starts at its first target (see `arrivals`).
+        s.rate_cap = Some(retarget_stages(cap[0].target, cap, end, at, new_rate));
         s
     }
 

@@ -29,9 +29,15 @@ enum Piece {
     /// One of the values at random (`choice`, `duration_choice`, `file`).
     Choice(Vec<String>),
     /// An integer in `lo..=hi` at random.
-    Int { lo: i64, hi: i64 },
+    Int {
+        lo: i64,
+        hi: i64,
+    },
     /// A time resolved at render time, as RFC3339 or unix seconds.
-    Time { value: TimeValue, unix: bool },
+    Time {
+        value: TimeValue,
+        unix: bool,
+    },
 }
 
 /// Why a template could not be parsed.
@@ -199,7 +205,9 @@ fn tokenize(body: &str) -> Result<(Vec<Token>, usize), String> {
                         Some((_, e @ ('"' | '\\'))) => s.push(e),
                         Some((_, 'n')) => s.push('\n'),
                         Some((_, 't')) => s.push('\t'),
-                        _ => return Err("unknown escape in a quoted string; use \\\" or \\\\".into()),
+                        _ => {
+                            return Err("unknown escape in a quoted string; use \\\" or \\\\".into())
+                        }
                     },
                     Some((_, ch)) => s.push(ch),
                     None => return Err("unterminated quoted string; close it with \"".into()),
@@ -240,7 +248,9 @@ fn build_piece(tokens: &[Token], base_dir: &Path) -> Result<Piece, PieceError> {
         [] => return Err(format!("empty placeholder; use one of: {FUNCTIONS}").into()),
         [Token::Quoted(text)] => return Ok(Piece::Literal(text.clone())),
         [Token::Quoted(_), ..] => {
-            return Err("a quoted literal must be alone in its placeholder".to_owned().into())
+            return Err("a quoted literal must be alone in its placeholder"
+                .to_owned()
+                .into())
         }
         [Token::Bare(name), args @ ..] => (name.as_str(), args),
     };
@@ -251,7 +261,9 @@ fn build_piece(tokens: &[Token], base_dir: &Path) -> Result<Piece, PieceError> {
                     .to_owned()
                     .into());
             }
-            Ok(Piece::Choice(args.iter().map(|t| t.text().to_owned()).collect()))
+            Ok(Piece::Choice(
+                args.iter().map(|t| t.text().to_owned()).collect(),
+            ))
         }
         "duration_choice" => {
             if args.is_empty() {
@@ -260,44 +272,58 @@ fn build_piece(tokens: &[Token], base_dir: &Path) -> Result<Piece, PieceError> {
             for a in args {
                 parse_duration(a.text()).map_err(|e| e.to_string())?;
             }
-            Ok(Piece::Choice(args.iter().map(|t| t.text().to_owned()).collect()))
+            Ok(Piece::Choice(
+                args.iter().map(|t| t.text().to_owned()).collect(),
+            ))
         }
-        "int" => {
-            let [lo, hi] = args else {
-                return Err("int takes two bounds: {{ int 1 100 }}".to_owned().into());
-            };
-            let parse = |t: &Token| {
-                t.text()
-                    .parse::<i64>()
-                    .map_err(|_| format!("int bound {:?} is not an integer", t.text()))
-            };
-            let (lo, hi) = (parse(lo)?, parse(hi)?);
-            if lo > hi {
-                return Err(format!("int bounds are reversed: {lo} > {hi}").into());
-            }
-            Ok(Piece::Int { lo, hi })
-        }
+        "int" => int_piece(args),
         "file" => {
             let [file] = args else {
-                return Err("file takes one path: {{ file \"values.txt\" }}".to_owned().into());
+                return Err("file takes one path: {{ file \"values.txt\" }}"
+                    .to_owned()
+                    .into());
             };
             read_values(&base_dir.join(file.text()))
                 .map(Piece::Choice)
                 .map_err(PieceError::Other)
         }
-        "now" | "unix" => {
-            let value = match args {
-                [] => TimeValue::Now,
-                [v] => TimeValue::parse(v.text()).map_err(|e| e.to_string())?,
-                _ => return Err(format!("{name} takes at most one time value: {{{{ {name} \"-1h\" }}}}").into()),
-            };
-            Ok(Piece::Time {
-                value,
-                unix: name == "unix",
-            })
-        }
+        "now" | "unix" => time_piece(name, args),
         other => Err(format!("unknown function {other:?}; use one of: {FUNCTIONS}").into()),
     }
+}
+
+/// `int lo hi`: both bounds inclusive, `lo <= hi`.
+fn int_piece(args: &[Token]) -> Result<Piece, PieceError> {
+    let [lo, hi] = args else {
+        return Err("int takes two bounds: {{ int 1 100 }}".to_owned().into());
+    };
+    let parse = |t: &Token| {
+        t.text()
+            .parse::<i64>()
+            .map_err(|_| format!("int bound {:?} is not an integer", t.text()))
+    };
+    let (lo, hi) = (parse(lo)?, parse(hi)?);
+    if lo > hi {
+        return Err(format!("int bounds are reversed: {lo} > {hi}").into());
+    }
+    Ok(Piece::Int { lo, hi })
+}
+
+/// `now [time]` (RFC3339) or `unix [time]` (unix seconds).
+fn time_piece(name: &str, args: &[Token]) -> Result<Piece, PieceError> {
+    let value = match args {
+        [] => TimeValue::Now,
+        [v] => TimeValue::parse(v.text()).map_err(|e| e.to_string())?,
+        _ => {
+            return Err(
+                format!("{name} takes at most one time value: {{{{ {name} \"-1h\" }}}}").into(),
+            )
+        }
+    };
+    Ok(Piece::Time {
+        value,
+        unix: name == "unix",
+    })
 }
 
 /// Reads the non-blank lines of a value file (trailing `\r` removed).

@@ -154,11 +154,7 @@ impl TimeValue {
 
     /// Writes the value resolved at `now` as RFC3339 in UTC
     /// (`2024-01-02T03:04:05Z`), for templates that embed times in LogsQL.
-    pub fn write_rfc3339<W: fmt::Write + ?Sized>(
-        &self,
-        now: SystemTime,
-        w: &mut W,
-    ) -> fmt::Result {
+    pub fn write_rfc3339<W: fmt::Write + ?Sized>(&self, now: SystemTime, w: &mut W) -> fmt::Result {
         let (secs, nanos) = self.resolve(now);
         write_rfc3339(secs, nanos, w)
     }
@@ -263,7 +259,10 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad:?} should fail");
         }
         let msg = parse_duration("5x").unwrap_err().to_string();
-        assert!(msg.contains("\"5x\"") && msg.contains("unknown unit"), "{msg}");
+        assert!(
+            msg.contains("\"5x\"") && msg.contains("unknown unit"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -292,7 +291,13 @@ mod tests {
 
     #[test]
     fn bad_values_are_rejected_with_the_input_named() {
-        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "1969-12-31T00:00:00Z", "-"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "1969-12-31T00:00:00Z",
+            "-",
+        ] {
             let e = TimeValue::parse(bad).unwrap_err();
             assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
         }
@@ -313,7 +318,13 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["now", "-1h", "-250ms", "2026-11-25T04:00:03Z", "1795579203.5"] {
+        for s in [
+            "now",
+            "-1h",
+            "-250ms",
+            "2026-11-25T04:00:03Z",
+            "1795579203.5",
+        ] {
             let v = TimeValue::parse(s).unwrap();
             assert_eq!(TimeValue::parse(&v.to_string()).unwrap(), v, "{s}");
         }

@@ -1,10 +1,18 @@
 //! Splitting one global schedule between nodes and shards (S-9).
 //!
-//! Owns smooth weighted round-robin and the `Share` built from one cycle of
-//! it: which global items (arrival indices, closed users) a node runs. The
-//! shares of all nodes partition the items, so the fleet's load adds up to
-//! the asked load (k6 execution segments are the model). It does not decide
-//! weights; the cluster crate does.
+//! Owns smooth weighted round-robin and the `Share`: which global items
+//! (arrival indices, closed users) a node runs. The shares of all nodes
+//! partition the items, so the fleet's load adds up to the asked load (k6
+//! execution segments are the model). It does not decide weights; the
+//! cluster crate does.
+//!
+//! Why a `Share` is not a cycle of nginx's [`SmoothWrr`]: with four or more
+//! weighted nodes nginx's sequence can lag a node's exact share by more than
+//! one item (weights `[1, 956, 0, 12, 344]`: node 4 has 103 of the first 397
+//! picks, its exact share is 104.01). Shares use Tijdeman's sequence for the
+//! chairman assignment problem instead, which stays within 1 − 1/(2n − 2)
+//! of every node's exact share over every prefix, and like nginx's repeats
+//! after sum-of-weights picks with each node picked its weight times.
 
 /// Smooth weighted round-robin as in nginx (S-9): each pick adds every
 /// weight to its node's current weight, picks the highest (ties to the
@@ -55,8 +63,8 @@ impl SmoothWrr {
 pub const MAX_CYCLE: u64 = 1 << 16;
 
 /// A node's (or shard's) part of the global items: item `i` is owned when
-/// `i % len` is one of `own`. Built from one cycle of [`SmoothWrr`], so every
-/// prefix of items is split within 1 of the weights.
+/// `i % len` is one of `own`. Built from one cycle of a sequence that keeps
+/// every prefix of items within 1 of the weights (see the module docs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Share {
     /// The period of the pattern (at least 1).
@@ -90,9 +98,9 @@ impl Share {
         if weights.get(me).copied().unwrap_or(0) == 0 {
             return Share::empty();
         }
-        let len: u64 = weights.iter().map(|&w| u64::from(w)).sum();
-        let mut wrr = SmoothWrr::new(&weights);
-        let own = (0..len).filter(|_| wrr.next() == Some(me)).collect();
+        let mut seq = Apportion::new(&weights);
+        let len = seq.total;
+        let own = (0..len).filter(|_| seq.next() == Some(me)).collect();
         Share { len, own }
     }
 
@@ -134,7 +142,10 @@ impl Share {
         // lcm(m, parts) owned items, i.e. every lcm/m periods.
         let period_items = m / gcd(m, parts) * parts;
         let len = self.len * (period_items / m);
-        let own = (s..period_items).step_by(parts as usize).map(|k| self.nth(k)).collect();
+        let own = (s..period_items)
+            .step_by(parts as usize)
+            .map(|k| self.nth(k))
+            .collect();
         Share { len, own }
     }
 
@@ -146,6 +157,58 @@ impl Share {
     /// Whether nothing is owned.
     pub fn is_empty(&self) -> bool {
         self.own.is_empty()
+    }
+}
+
+/// Tijdeman's chairman-assignment sequence: at pick t (from 1), among the
+/// nodes whose deficit t·wᵢ/W − cᵢ is at least σ = 1/(2n − 2), pick the one
+/// whose next item is due first, i.e. the least (cᵢ + 1 − σ)/wᵢ (ties to the
+/// lowest index). Then |t·wᵢ/W − cᵢ| ≤ 1 − σ for every node and prefix.
+/// Integer arithmetic throughout: every test is multiplied by (2n − 2)·W.
+struct Apportion {
+    weights: Vec<u64>,
+    counts: Vec<u64>,
+    total: u64,
+    /// 2n − 2 for n non-zero weights.
+    two_n_2: i128,
+    t: u64,
+}
+
+impl Apportion {
+    fn new(weights: &[u32]) -> Apportion {
+        let weights: Vec<u64> = weights.iter().map(|&w| u64::from(w)).collect();
+        let n = weights.iter().filter(|&&w| w > 0).count() as i128;
+        Apportion {
+            counts: vec![0; weights.len()],
+            total: weights.iter().sum(),
+            two_n_2: (2 * n - 2).max(0),
+            weights,
+            t: 0,
+        }
+    }
+
+    fn next(&mut self) -> Option<usize> {
+        self.t += 1;
+        let (t, total) = (i128::from(self.t), i128::from(self.total));
+        // (index, numerator (2n−2)(cᵢ+1) − 1, weight) of the best so far.
+        let mut best: Option<(usize, i128, i128)> = None;
+        for (i, (&w, &c)) in self.weights.iter().zip(&self.counts).enumerate() {
+            let (w, c) = (i128::from(w), i128::from(c));
+            if w == 0 || self.two_n_2 * (t * w - total * c) < total {
+                continue;
+            }
+            let key = self.two_n_2 * (c + 1) - 1;
+            if best.is_none_or(|(_, bk, bw)| key * bw < bk * w) {
+                best = Some((i, key, w));
+            }
+        }
+        // With one node σ is undefined: it gets every pick.
+        let pick = match best {
+            Some((i, _, _)) => i,
+            None => self.weights.iter().position(|&w| w > 0)?,
+        };
+        self.counts[pick] += 1;
+        Some(pick)
     }
 }
 
@@ -169,10 +232,18 @@ fn cycle_weights(weights: &[u32]) -> Vec<u32> {
         let scale = MAX_CYCLE as f64 / sum as f64;
         let scaled = w
             .iter()
-            .map(|&x| if x == 0 { 0 } else { ((x as f64 * scale).round() as u64).max(1) })
+            .map(|&x| {
+                if x == 0 {
+                    0
+                } else {
+                    ((x as f64 * scale).round() as u64).max(1)
+                }
+            })
             .collect();
         w = reduce(scaled);
     }
     // Each weight is at most its original u32 value, so this cannot truncate.
-    w.into_iter().map(|x| u32::try_from(x).unwrap_or(u32::MAX)).collect()
+    w.into_iter()
+        .map(|x| u32::try_from(x).unwrap_or(u32::MAX))
+        .collect()
 }

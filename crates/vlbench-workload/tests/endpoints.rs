@@ -104,7 +104,11 @@ fn rendered_requests_match_the_recorded_ones() {
             if k == "start" || k == "end" {
                 // We send resolved unix seconds, a form VictoriaLogs accepted
                 // (query_start_end_unix); the instant must be the same.
-                assert!(ours[k].bytes().all(|b| b.is_ascii_digit()), "{name}: {k}={}", ours[k]);
+                assert!(
+                    ours[k].bytes().all(|b| b.is_ascii_digit()),
+                    "{name}: {k}={}",
+                    ours[k]
+                );
                 assert_eq!(instant(&ours[k], now), instant(v, now), "{name}: {k}");
             } else {
                 assert_eq!(&ours[k], v, "{name}: {k}");
@@ -122,7 +126,10 @@ fn encoding_escapes_what_logsql_uses() {
     w.render_request(0, &mut SmallRng::seed_from_u64(1), UNIX_EPOCH, &mut out);
     let query = out.split_once('?').unwrap().1;
     for raw in ['"', ':', '\'', '[', ']', '|', ' ', '&', '#', '+'] {
-        assert!(!query.contains(raw) || raw == '&', "{raw:?} left raw in {query}");
+        assert!(
+            !query.contains(raw) || raw == '&',
+            "{raw:?} left raw in {query}"
+        );
     }
     assert_eq!(query.matches('&').count(), 1, "{query}");
 }

@@ -65,12 +65,17 @@ fn int_covers_its_inclusive_range() {
     let t = parse("status:{{int 500 503}}");
     let want: BTreeSet<String> = (500..=503).map(|i| format!("status:{i}")).collect();
     assert_eq!(renderings(&t, 400), want);
-    assert_eq!(renderings(&parse("{{ int -2 -2 }}"), 5), BTreeSet::from(["-2".to_owned()]));
+    assert_eq!(
+        renderings(&parse("{{ int -2 -2 }}"), 5),
+        BTreeSet::from(["-2".to_owned()])
+    );
 }
 
 #[test]
 fn times_resolve_against_the_given_now() {
-    let t = parse(r#"_time:[{{ now "-1h" }}, {{ now }}) {{ unix "-15m" }} {{ unix }} {{ now 2020-01-01T00:00:00Z }}"#);
+    let t = parse(
+        r#"_time:[{{ now "-1h" }}, {{ now }}) {{ unix "-15m" }} {{ unix }} {{ now 2020-01-01T00:00:00Z }}"#,
+    );
     let mut out = String::new();
     t.render(&mut SmallRng::seed_from_u64(0), now(), &mut out);
     assert_eq!(
@@ -86,7 +91,9 @@ fn times_resolve_against_the_given_now() {
 #[test]
 fn duration_choice_renders_the_written_durations() {
     let t = parse(r#"_time:{{ duration_choice "5m" "1h" 30s }}"#);
-    let want: BTreeSet<String> = ["_time:5m", "_time:1h", "_time:30s"].map(String::from).into();
+    let want: BTreeSet<String> = ["_time:5m", "_time:1h", "_time:30s"]
+        .map(String::from)
+        .into();
     assert_eq!(renderings(&t, 200), want);
     let (_, _, reason) = syntax_error(r#"{{ duration_choice "5m" "soon" }}"#);
     assert!(reason.contains("\"soon\""), "{reason}");
@@ -99,7 +106,9 @@ fn file_values_are_read_once_relative_to_base_dir() {
     let t = Template::parse(r#"pod:"{{ file "pods.txt" }}""#, dir.path()).unwrap();
     // Deleting the file afterwards does not matter: values were read at parse time.
     std::fs::remove_file(dir.path().join("pods.txt")).unwrap();
-    let want: BTreeSet<String> = [r#"pod:"pod-a""#, r#"pod:"pod b""#].map(String::from).into();
+    let want: BTreeSet<String> = [r#"pod:"pod-a""#, r#"pod:"pod b""#]
+        .map(String::from)
+        .into();
     assert_eq!(renderings(&t, 100), want);
 }
 
@@ -120,9 +129,15 @@ fn missing_and_empty_files_name_the_file() {
 fn a_quoted_placeholder_is_literal_text() {
     let t = parse(r#"a {{ "{{" }} b {{ "x \"y\" \\" }}"#);
     assert!(t.is_static());
-    assert_eq!(renderings(&t, 2), BTreeSet::from([r#"a {{ b x "y" \"#.to_owned()]));
+    assert_eq!(
+        renderings(&t, 2),
+        BTreeSet::from([r#"a {{ b x "y" \"#.to_owned()])
+    );
     // A "}}" inside quotes does not close the placeholder.
-    assert_eq!(renderings(&parse(r#"{{ choice "}}" }}"#), 2), BTreeSet::from(["}}".to_owned()]));
+    assert_eq!(
+        renderings(&parse(r#"{{ choice "}}" }}"#), 2),
+        BTreeSet::from(["}}".to_owned()])
+    );
 }
 
 #[test]
@@ -130,11 +145,26 @@ fn parse_errors_say_what_and_where() {
     let cases: &[(&str, usize, &str, &str)] = &[
         ("level:{{ int 5 1 }}", 6, "{{ int 5 1 }}", "reversed"),
         ("x {{ int 1 }}", 2, "{{ int 1 }}", "two bounds"),
-        ("x {{ int a 2 }}", 2, "{{ int a 2 }}", "\"a\" is not an integer"),
+        (
+            "x {{ int a 2 }}",
+            2,
+            "{{ int a 2 }}",
+            "\"a\" is not an integer",
+        ),
         ("ab {{ choice }}", 3, "{{ choice }}", "at least one"),
-        ("{{ rand 1 }}", 0, "{{ rand 1 }}", "unknown function \"rand\""),
+        (
+            "{{ rand 1 }}",
+            0,
+            "{{ rand 1 }}",
+            "unknown function \"rand\"",
+        ),
         ("{{ }}", 0, "{{ }}", "empty placeholder"),
-        ("ok {{ choice \"a\" ", 3, "{{ choice \"a\" ", "no closing }}"),
+        (
+            "ok {{ choice \"a\" ",
+            3,
+            "{{ choice \"a\" ",
+            "no closing }}",
+        ),
         ("{{ choice \"a }}", 0, "{{ choice \"a }}", "unterminated"),
         ("{{ now \"-1x\" }}", 0, "{{ now \"-1x\" }}", "\"-1x\""),
         ("{{ now 1h 2h }}", 0, "{{ now 1h 2h }}", "at most one"),
@@ -145,8 +175,13 @@ fn parse_errors_say_what_and_where() {
         let (o, p, r) = syntax_error(src);
         assert_eq!((o, p.as_str()), (offset, placeholder), "{src}");
         assert!(r.contains(reason), "{src}: {r}");
-        let msg = Template::parse(src, Path::new(".")).unwrap_err().to_string();
-        assert!(msg.contains(placeholder) && msg.contains(&format!("byte {offset}")), "{msg}");
+        let msg = Template::parse(src, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(placeholder) && msg.contains(&format!("byte {offset}")),
+            "{msg}"
+        );
     }
 }
 
