@@ -277,7 +277,7 @@ fn lag(url: &str) {
     );
     let l = &all.ledger;
     println!(
-        "lag at 10k/s (2 shards): planned {}, sent {}, dropped {}, lag p50 {} µs, p99 {} µs, p999 {} µs, max {} µs; latency p99 {} µs",
+        "lag at 10k/s (1 shard): planned {}, sent {}, dropped {}, lag p50 {} µs, p99 {} µs, p999 {} µs, max {} µs; latency p99 {} µs",
         l.planned,
         l.sent,
         l.dropped,

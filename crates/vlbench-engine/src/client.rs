@@ -17,9 +17,10 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use rand::Rng;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use vlbench_stats::ErrorClass;
-use vlbench_workload::Workload;
+use vlbench_workload::{TimeValue, Workload};
 
 use crate::body::{Decode, Expect, Scan};
 use crate::conn::{uri_base, Conn, ConnectError, Connector, ReqBody};
@@ -52,6 +53,10 @@ pub(crate) struct Client {
     workload: Arc<Workload>,
     /// The HTTP/2 connection shared by every request of this client.
     shared: Mutex<Option<Conn>>,
+    /// Per query: its URI when every rendering is the same text (no
+    /// variables, no relative times), so the hot path clones instead of
+    /// rendering and parsing.
+    fixed: Vec<Option<Uri>>,
 }
 
 impl Client {
@@ -86,14 +91,39 @@ impl Client {
             headers.append(name.clone(), value);
         }
         let base = uri_base(&target.base_url, connector.http2());
-        Ok(Client {
+        let mut client = Client {
             connector,
             headers,
             base,
             timeout: target.timeout,
             workload,
             shared: Mutex::new(None),
-        })
+            fixed: Vec::new(),
+        };
+        client.fixed = (0..client.workload.len())
+            .map(|q| client.fixed_uri(q))
+            .collect();
+        Ok(client)
+    }
+
+    /// Asks for small per-connection read buffers (many connections).
+    pub(crate) fn with_small_buffers(mut self) -> Client {
+        self.connector.small_buffers();
+        self
+    }
+
+    /// The URI of query `q` if it never changes between requests.
+    fn fixed_uri(&self, q: usize) -> Option<Uri> {
+        let def = self.workload.queries.get(q)?;
+        let fixed_time = |t: &Option<TimeValue>| matches!(t, None | Some(TimeValue::Absolute(_)));
+        if !def.template.is_static()
+            || !fixed_time(&def.params.start)
+            || !fixed_time(&def.params.end)
+        {
+            return None;
+        }
+        let mut rng = SmallRng::seed_from_u64(0); // unused by a static template
+        self.render(q, &mut rng, SystemTime::UNIX_EPOCH, &mut String::new())
     }
 
     /// The workload requests are rendered from.
@@ -101,9 +131,23 @@ impl Client {
         &self.workload
     }
 
-    /// Renders query `q` into the reused `scratch` buffer and returns its
-    /// URI (one small copy into the URI's own storage).
+    /// The URI of the next request for query `q`: the fixed one, or a
+    /// rendering into the reused `scratch` buffer (one small copy into the
+    /// URI's own storage).
     pub(crate) fn uri(
+        &self,
+        q: usize,
+        rng: &mut impl Rng,
+        now: SystemTime,
+        scratch: &mut String,
+    ) -> Option<Uri> {
+        if let Some(Some(uri)) = self.fixed.get(q) {
+            return Some(uri.clone()); // a reference count, no copy
+        }
+        self.render(q, rng, now, scratch)
+    }
+
+    fn render(
         &self,
         q: usize,
         rng: &mut impl Rng,
@@ -256,7 +300,11 @@ impl Client {
 
     /// Opens a connection; an HTTP/2 one becomes the shared connection.
     async fn open(&self) -> Result<Conn, Failure> {
-        let conn = self.connector.connect().await.map_err(Failure::Connect)?;
+        // Boxed: connecting (TCP, TLS, handshake) is a large future that is
+        // rarely live; inline, it would grow every user's task by kilobytes.
+        let conn = Box::pin(self.connector.connect())
+            .await
+            .map_err(Failure::Connect)?;
         if let Some(handle) = conn.share() {
             if let Ok(mut s) = self.shared.lock() {
                 *s = Some(handle);
@@ -338,5 +386,63 @@ impl Failure {
             Failure::Http(e) if e.is_parse() => ErrorClass::InvalidResponse,
             Failure::Http(_) => ErrorClass::Connect,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use vlbench_workload::{QueryDef, QueryParams, QueryType, Template};
+
+    use super::*;
+
+    fn def(name: &str, src: &str, start: Option<TimeValue>) -> QueryDef {
+        QueryDef {
+            name: name.to_owned(),
+            category: None,
+            qtype: QueryType::Query,
+            template: Template::parse(src, Path::new(".")).unwrap(),
+            params: QueryParams {
+                start,
+                ..Default::default()
+            },
+            weight: 1,
+        }
+    }
+
+    #[test]
+    fn only_unchanging_requests_are_cached() {
+        let w = Workload::new(vec![
+            def("static", "error", None),
+            def("random", r#"level:{{ choice "a" "b" }}"#, None),
+            def(
+                "relative",
+                "error",
+                Some(TimeValue::Relative(Duration::from_secs(60))),
+            ),
+        ])
+        .unwrap();
+        let target = TargetOptions {
+            base_url: "http://h:1/vl".parse().unwrap(),
+            headers: Vec::new(),
+            timeout: Duration::from_secs(1),
+            http2: false,
+            accept_gzip: false,
+            tls: Default::default(),
+        };
+        let c = Client::new(&target, Arc::new(w)).unwrap();
+        let fixed: Vec<bool> = c.fixed.iter().map(Option::is_some).collect();
+        assert_eq!(fixed, vec![true, false, false]);
+        let mut rng = SmallRng::seed_from_u64(1);
+        let uri = c
+            .uri(0, &mut rng, SystemTime::now(), &mut String::new())
+            .unwrap();
+        assert_eq!(uri.to_string(), "/vl/select/logsql/query?query=error");
+        let uri = c
+            .uri(2, &mut rng, SystemTime::now(), &mut String::new())
+            .unwrap();
+        assert!(uri.query().unwrap().contains("start="), "{uri}");
     }
 }

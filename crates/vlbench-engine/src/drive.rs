@@ -43,6 +43,10 @@ pub(crate) struct ShardPlan {
     pub share: Share,
     /// The schedule's t = 0.
     pub start: Instant,
+    /// How far into the run this process joined (the start was already
+    /// past when `run` was called): arrivals before it are not caught up
+    /// (they would go out as one burst). `None` when started on time.
+    pub joined_late: Option<Duration>,
     pub first_seq: u64,
     pub n_queries: usize,
     pub timeout: Duration,
@@ -138,9 +142,7 @@ pub(crate) async fn drive(shard: Rc<Shard>, mut plan: ShardPlan) {
         seq: plan.first_seq,
         begin,
     };
-    // Joining a run that already started: arrivals before now are not ours
-    // to catch up on (they would go out as one burst).
-    let late = Instant::now().checked_duration_since(plan.start);
+    let late = plan.joined_late;
     tokio::select! {
         _ = precise_sleep_until(plan.start) => {}
         _ = plan.shutdown.cancelled() => {}
@@ -231,7 +233,7 @@ fn apply(shard: &Rc<Shard>, plan: &mut ShardPlan, update: LiveUpdate) {
     plan.share = update.share.split(plan.shards, plan.index);
     plan.schedule = update.schedule;
     let capped = plan.schedule.rate_cap.is_some();
-    let mode = Mode::of(&plan.schedule.model, capped);
+    let mode = Mode::of(&plan.schedule.model, capped, plan.shards);
     let old = shard.mode.replace(mode);
     if std::mem::discriminant(&old) != std::mem::discriminant(&mode) {
         shard.set_users(0);

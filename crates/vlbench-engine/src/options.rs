@@ -77,8 +77,9 @@ pub struct LiveUpdate {
 #[derive(Debug, Default)]
 pub struct RunOptions {
     /// Open model: arrivals that find `max_in_flight` requests outstanding
-    /// wait in a FIFO of at most this many per shard; beyond it they are
-    /// dropped and counted. 0 (the default) drops at once.
+    /// wait in a FIFO of at most this many (per process, split between the
+    /// shards like `max_in_flight`); beyond it they are dropped and counted.
+    /// 0 (the default) drops at once.
     pub max_queued: u32,
     /// Live updates of schedule and share; `None` runs the plan as given.
     pub updates: Option<watch::Receiver<LiveUpdate>>,

@@ -8,7 +8,7 @@
 
 use std::rc::Rc;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -22,7 +22,8 @@ use crate::collector::{collect, Collector, ShardMsg};
 use crate::drive::{drive, ShardPlan};
 use crate::error::EngineError;
 use crate::options::{EnginePlan, RunOptions, DEFAULT_SHUTDOWN_GRACE};
-use crate::shard::{Mode, Shard};
+use crate::shard::{per_shard, Mode, Shard};
+use vlbench_workload::Model;
 
 /// Runs the plan to its end or until `shutdown`; sends one merged
 /// [`IntervalReport`] per second (seq from the run's start) on `reports`;
@@ -51,7 +52,7 @@ pub async fn run_with_control(
     };
     // One clock reading converts the wall-clock barrier to this process's
     // monotonic clock; every shard uses the same instant.
-    let (start, first_seq) = start_instant(plan.start);
+    let (start, first_seq, joined_late) = start_instant(plan.start);
     let grace = options
         .shutdown_grace
         .unwrap_or(DEFAULT_SHUTDOWN_GRACE.min(plan.target.timeout));
@@ -59,8 +60,13 @@ pub async fn run_with_control(
     let mut spare_txs = Vec::with_capacity(shards);
     let mut handles = Vec::with_capacity(shards);
     let stop_all = shutdown.child_token();
+    let many = connections_per_shard(&plan, shards) > MANY_CONNECTIONS;
+    let max_queued = (options.max_queued as usize).div_ceil(shards);
     for index in 0..shards {
-        let client = Client::new(&plan.target, plan.workload.clone())?;
+        let mut client = Client::new(&plan.target, plan.workload.clone())?;
+        if many {
+            client = client.with_small_buffers();
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -73,6 +79,7 @@ pub async fn run_with_control(
             schedule: plan.schedule.clone(),
             share: plan.share.split(shards, index),
             start,
+            joined_late,
             first_seq,
             n_queries: plan.workload.len(),
             timeout: plan.target.timeout,
@@ -82,7 +89,6 @@ pub async fn run_with_control(
             results: tx.clone(),
             spares,
         };
-        let max_queued = options.max_queued as usize;
         let spawned = std::thread::Builder::new()
             .name(format!("vlbench-shard-{index}"))
             .spawn(move || shard_main(runtime, client, shard_plan, max_queued));
@@ -106,17 +112,40 @@ pub async fn run_with_control(
     join_all(handles).await
 }
 
-/// The schedule's t = 0 as an `Instant`, and the first interval seq: 0, or
-/// the current second when joining a run that already started.
-fn start_instant(start: SystemTime) -> (Instant, u64) {
+/// Above this many connections per shard, HTTP/1.1 read buffers are small
+/// and fixed: memory per connection matters more than reads per big body.
+const MANY_CONNECTIONS: usize = 1000;
+
+/// The most connections one shard may hold: its users at the schedule's
+/// peak (closed) or its in-flight bound (open).
+fn connections_per_shard(plan: &EnginePlan, shards: usize) -> usize {
+    match plan.schedule.model {
+        Model::Open { max_in_flight } => per_shard(max_in_flight as usize, shards),
+        Model::Closed { .. } => {
+            let peak = plan
+                .schedule
+                .stages
+                .iter()
+                .map(|s| s.target)
+                .fold(plan.schedule.initial, f64::max);
+            let mine = (peak * plan.share.fraction()).ceil().max(0.0);
+            per_shard(mine as usize, shards)
+        }
+    }
+}
+
+/// The schedule's t = 0 as an `Instant`, the first interval seq (0, or the
+/// current second when joining a run that already started), and how late.
+fn start_instant(start: SystemTime) -> (Instant, u64, Option<Duration>) {
     let now_i = Instant::now();
     let now_s = SystemTime::now();
     match start.duration_since(now_s) {
-        Ok(ahead) => (now_i + ahead, 0),
+        Ok(ahead) => (now_i + ahead, 0, None),
         Err(e) => {
             let behind = e.duration();
             let start = now_i.checked_sub(behind).unwrap_or(now_i);
-            (start, now_i.saturating_duration_since(start).as_secs())
+            let late = now_i.saturating_duration_since(start);
+            (start, late.as_secs(), Some(late))
         }
     }
 }
@@ -128,7 +157,7 @@ fn shard_main(runtime: Runtime, client: Client, plan: ShardPlan, max_queued: usi
         shard: plan.index,
     };
     let capped = plan.schedule.rate_cap.is_some();
-    let mode = Mode::of(&plan.schedule.model, capped);
+    let mode = Mode::of(&plan.schedule.model, capped, plan.shards);
     let rng = SmallRng::from_os_rng();
     let shard = Rc::new(Shard::new(client, plan.n_queries, rng, mode, max_queued));
     let local = tokio::task::LocalSet::new();

@@ -45,17 +45,24 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    pub(crate) fn of(model: &Model, capped: bool) -> Mode {
+    /// The mode of one of `shards` shards: a process-wide `max_in_flight`
+    /// is split between them (rounded up, at least 1 each).
+    pub(crate) fn of(model: &Model, capped: bool, shards: usize) -> Mode {
         match model {
             Model::Closed { think_time } => Mode::Closed {
                 think: *think_time,
                 capped,
             },
             Model::Open { max_in_flight } => Mode::Open {
-                max_in_flight: (*max_in_flight as usize).max(1),
+                max_in_flight: per_shard(*max_in_flight as usize, shards),
             },
         }
     }
+}
+
+/// `n` split over `shards`, rounded up, at least 1.
+pub(crate) fn per_shard(n: usize, shards: usize) -> usize {
+    n.div_ceil(shards.max(1)).max(1)
 }
 
 /// The state shared by a shard's dispatcher and workers.

@@ -121,3 +121,51 @@ impl Drop for IdleGuard<'_> {
         self.0.idle.set(self.0.idle.get().saturating_sub(1));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use rand::SeedableRng;
+    use vlbench_workload::{QueryDef, QueryType, Template, Workload};
+
+    use super::*;
+    use crate::client::Client;
+    use crate::options::TargetOptions;
+
+    /// A closed user is one task of this future: 10,000 users must fit in
+    /// well under 200 MB, so rarely-live parts (connecting) stay boxed.
+    #[test]
+    fn a_user_task_stays_small() {
+        let target = TargetOptions {
+            base_url: "http://127.0.0.1:1".parse().unwrap(),
+            headers: Vec::new(),
+            timeout: Duration::from_secs(1),
+            http2: false,
+            accept_gzip: false,
+            tls: Default::default(),
+        };
+        let def = QueryDef {
+            name: "a".into(),
+            category: None,
+            qtype: QueryType::Query,
+            template: Template::parse("*", Path::new(".")).unwrap(),
+            params: Default::default(),
+            weight: 1,
+        };
+        let workload = Arc::new(Workload::new(vec![def]).unwrap());
+        let client = Client::new(&target, workload).unwrap();
+        let mode = Mode::Closed {
+            think: Duration::ZERO,
+            capped: false,
+        };
+        let rng = rand::rngs::SmallRng::seed_from_u64(1);
+        let shard = Rc::new(Shard::new(client, 1, rng, mode, 0));
+        let user = run(shard, Role::User(0));
+        let size = std::mem::size_of_val(&user);
+        assert!(size <= 4096, "a user's future is {size} bytes");
+    }
+}

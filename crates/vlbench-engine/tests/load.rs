@@ -346,3 +346,18 @@ async fn rate_cap_limits_closed_users() {
         all.total().ok
     );
 }
+
+/// A node joining a run that started earlier (rebalancing) takes the rest
+/// of the schedule from now on: no burst of missed arrivals, seqs continue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_late_takes_only_the_rest_of_the_schedule() {
+    let s = lines_server(Duration::ZERO).await;
+    let mut p = plan(target(&s.url(), T), q(), open(100.0, 4.0, 20), 1);
+    p.start = std::time::SystemTime::now() - Duration::from_millis(2500);
+    let reports = run_all(p, RunOptions::default()).await;
+    assert_eq!(reports.first().map(|r| r.seq), Some(2));
+    let seqs: Vec<u64> = reports.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, vec![2, 3]);
+    let planned = merged(&reports).ledger.planned;
+    assert!((140..=152).contains(&planned), "{planned}");
+}
