@@ -37,9 +37,10 @@ impl Progress {
             let bar = ProgressBar::new(total.as_secs().max(1));
             // The template is a constant: a parse failure is a programming
             // error caught by the first run, so fall back to the default style.
-            let style = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len}s {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len}s {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
             bar.set_style(style);
             bar
         });

@@ -133,7 +133,11 @@ async fn check_reachable(cfg: &ValidatedConfig) -> anyhow::Result<()> {
     let host = url.host().unwrap_or("localhost");
     let port = url
         .port_u16()
-        .unwrap_or(if url.scheme_str() == Some("https") { 443 } else { 80 });
+        .unwrap_or(if url.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
     let connect = tokio::net::TcpStream::connect((host, port));
     match tokio::time::timeout(Duration::from_secs(5), connect).await {
         Ok(Ok(_)) => Ok(()),

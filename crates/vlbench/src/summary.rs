@@ -24,7 +24,16 @@ pub fn render(report: &Report, files: &[PathBuf]) -> String {
     let _ = writeln!(
         out,
         "\n{:<name_width$}  {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "query", "requests", "failed", "qps", "avg ms", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms"
+        "query",
+        "requests",
+        "failed",
+        "qps",
+        "avg ms",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms"
     );
     for (name, m) in &report.queries {
         row(&mut out, name, m, name_width);

@@ -10,7 +10,14 @@ use std::time::Duration;
 use common::{http_get, metric_sum, run, start_target, write_config};
 use serde_json::Value;
 
-fn open_config(url: &str, rate: u32, duration: &str, in_flight: u32, queued: u32, query: &str) -> String {
+fn open_config(
+    url: &str,
+    rate: u32,
+    duration: &str,
+    in_flight: u32,
+    queued: u32,
+    query: &str,
+) -> String {
     format!(
         r#"apiVersion: benchmark.victorialogs.io/v1
 kind: BenchmarkConfig
@@ -104,7 +111,10 @@ fn open_model_sends_rate_times_duration() {
     let expected = 300.0 * 4.0;
     let planned = f(&report, &["schedule", "planned"]);
     let total = f(&report, &["metrics", "total_queries"]);
-    assert!((planned - expected).abs() <= expected * 0.01, "planned {planned}");
+    assert!(
+        (planned - expected).abs() <= expected * 0.01,
+        "planned {planned}"
+    );
     assert!((total - expected).abs() <= expected * 0.01, "sent {total}");
     assert_eq!(f(&report, &["metrics", "dropped_queries"]), 0.0);
 }
@@ -136,7 +146,10 @@ spec:
     let body = f(&report, &["errors", "by_class", "body"]);
     let ok = f(&report, &["metrics", "successful_queries"]);
     assert!(total > 50.0, "{total}");
-    assert!(body > total * 0.3 && body < total * 0.7, "body errors {body} of {total}");
+    assert!(
+        body > total * 0.3 && body < total * 0.7,
+        "body errors {body} of {total}"
+    );
     assert_eq!(ok + body, total, "every request is ok or a body error");
 
     let (_, metrics) = http_get(addr, "/metrics").expect("metrics");
