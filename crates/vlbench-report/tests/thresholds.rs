@@ -26,7 +26,11 @@ fn a_minimum_fails_below_it_and_passes_above_it() {
     let results = r.thresholds.as_ref().unwrap();
     assert!(results[0].passed, "{:?}", results[0]);
     assert!(!results[1].passed, "{:?}", results[1]);
-    assert!(results[1].message.contains(">= 1000000000000"), "{}", results[1].message);
+    assert!(
+        results[1].message.contains(">= 1000000000000"),
+        "{}",
+        results[1].message
+    );
 }
 
 #[test]
