@@ -48,8 +48,8 @@ spec:
 }
 
 fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
@@ -83,7 +83,10 @@ fn report_total_equals_what_the_target_served() {
     let total = report["metrics"]["total_queries"]
         .as_u64()
         .expect("metrics.total_queries");
-    assert!(total > 100, "too few requests for a meaningful check: {total}");
+    assert!(
+        total > 100,
+        "too few requests for a meaningful check: {total}"
+    );
 
     let (status, metrics) = http_get(addr, "/metrics").expect("target /metrics");
     assert_eq!(status, 200);
@@ -95,7 +98,10 @@ fn report_total_equals_what_the_target_served() {
     .iter()
     .map(|p| metric_sum(&metrics, "vlbench_target_responses_total", &[("path", p)]))
     .sum();
-    assert_eq!(total as f64, served, "reported total vs served by the target");
+    assert_eq!(
+        total as f64, served,
+        "reported total vs served by the target"
+    );
 
     // Per-query totals add up to the total, and every query ran.
     let queries = report["queries"].as_object().expect("queries object");
@@ -231,7 +237,10 @@ spec:
     assert!(stdout.contains("ok       good"), "{stdout}");
     assert!(stdout.contains("WARNING  spec_template"), "{stdout}");
     assert!(stdout.contains("REJECTED syntax_error"), "{stdout}");
-    assert!(stdout.contains("cannot parse query"), "target's text: {stdout}");
+    assert!(
+        stdout.contains("cannot parse query"),
+        "target's text: {stdout}"
+    );
 }
 
 #[test]
