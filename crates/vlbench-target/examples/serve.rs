@@ -9,7 +9,9 @@ use vlbench_target::{start, TargetConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9428".to_string());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9428".to_string());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let target = start(TargetConfig::default(), listener).await?;
     eprintln!("serving on http://{}; Ctrl-C stops", target.addr());

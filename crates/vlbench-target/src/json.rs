@@ -16,6 +16,10 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
 /// Appends the escaped contents of `s` without the surrounding quotes.
 pub fn push_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| NEEDS_ESCAPE[usize::from(b)]) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -41,6 +45,22 @@ pub fn push_escaped(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
 }
+
+/// Bytes [`push_escaped`] rewrites.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t
+};
 
 fn push_control(out: &mut Vec<u8>, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";

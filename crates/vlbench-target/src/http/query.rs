@@ -116,7 +116,9 @@ pub fn handle(state: &TargetState, ds: Data, args: &Args<'_>, abort: bool) -> Re
             }
         }
     };
-    let mut first = Vec::with_capacity(SMALL_BODY + 1024);
+    // Sized for a few rows: most answers of a load test are small, and big
+    // first allocations make the allocator consolidate on every free.
+    let mut first = Vec::with_capacity(1024);
     let more = producer.fill(&mut first, SMALL_BODY + 1);
     let rest = more.then_some(producer);
     if abort {

@@ -75,11 +75,19 @@ impl Args {
                 Some((kind, spec)) => (kind, spec),
                 None => ("default", l.as_str()),
             };
-            let spec: LatencySpec = spec.parse().map_err(anyhow::Error::msg).context("--latency")?;
-            cfg.latency.set(kind, spec).map_err(anyhow::Error::msg).context("--latency")?;
+            let spec: LatencySpec = spec
+                .parse()
+                .map_err(anyhow::Error::msg)
+                .context("--latency")?;
+            cfg.latency
+                .set(kind, spec)
+                .map_err(anyhow::Error::msg)
+                .context("--latency")?;
         }
         for e in &self.error_rate {
-            let (status, p) = parse_error_rate(e).map_err(anyhow::Error::msg).context("--error-rate")?;
+            let (status, p) = parse_error_rate(e)
+                .map_err(anyhow::Error::msg)
+                .context("--error-rate")?;
             cfg.errors.insert(status, p);
         }
         for s in &self.stall {
@@ -117,7 +125,10 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(n) = threads.filter(|&n| n > 1) {
         rt.worker_threads(n);
     }
-    let rt = rt.enable_all().build().context("cannot start the tokio runtime")?;
+    let rt = rt
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
