@@ -111,6 +111,7 @@ impl ClusterReport {
             ),
             Format::Csv => ("text/csv; charset=utf-8", format.render(&self.report)),
             Format::Prometheus => ("text/plain; version=0.0.4", format.render(&self.report)),
+            Format::Html => ("text/html; charset=utf-8", format.render(&self.report)),
         }
     }
 }

@@ -7,11 +7,13 @@
 //! - [`json`], [`csv`], [`prom`]: one file per format; each renders the model
 //!   to a `String` (the coordinator serves these) and [`write_reports`] puts
 //!   them in a directory.
+//! - [`html`]: a self-contained page with tables and SVG charts for people.
 //!
 //! Every number in every format comes from the model, and every percentile
 //! in the model from merged histograms (SPEC B-1).
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod model;
 pub mod prom;
@@ -21,6 +23,7 @@ pub mod threshold;
 use std::path::{Path, PathBuf};
 
 pub use csv::{render_csv, CSV_HEADER};
+pub use html::render_html;
 pub use json::{parse_json, render_json};
 pub use model::{
     Errors, IntervalFigures, IntervalLedger, IntervalPoint, Meta, Metrics, Report, ReportContext,
@@ -43,7 +46,7 @@ pub enum ReportError {
     #[error("report JSON is not a vlbench report: {0}")]
     Parse(#[source] serde_json::Error),
     /// An unknown format name.
-    #[error("report format {0:?} is unknown; use json, csv or prometheus")]
+    #[error("report format {0:?} is unknown; use json, csv, prometheus or html")]
     UnknownFormat(String),
 }
 
@@ -56,16 +59,19 @@ pub enum Format {
     Csv,
     /// `report.prom`: final figures in Prometheus text format.
     Prometheus,
+    /// `report.html`: a self-contained page with tables and charts.
+    Html,
 }
 
 impl Format {
     /// The format named in `reporting.formats` ("json", "csv", "prometheus"
-    /// or "prom").
+    /// or "prom", "html").
     pub fn from_name(name: &str) -> Result<Format, ReportError> {
         match name {
             "json" => Ok(Format::Json),
             "csv" => Ok(Format::Csv),
             "prometheus" | "prom" => Ok(Format::Prometheus),
+            "html" => Ok(Format::Html),
             other => Err(ReportError::UnknownFormat(other.to_string())),
         }
     }
@@ -76,6 +82,7 @@ impl Format {
             Format::Json => "report.json",
             Format::Csv => "report.csv",
             Format::Prometheus => "report.prom",
+            Format::Html => "report.html",
         }
     }
 
@@ -85,6 +92,7 @@ impl Format {
             Format::Json => render_json(report),
             Format::Csv => render_csv(report),
             Format::Prometheus => render_prom(report),
+            Format::Html => render_html(report),
         }
     }
 }

@@ -149,6 +149,7 @@ fn format_name(f: Format) -> &'static str {
         Format::Json => "json",
         Format::Csv => "csv",
         Format::Prometheus => "prometheus",
+        Format::Html => "html",
     }
 }
 
