@@ -259,7 +259,7 @@ fn demo_runs_and_writes_every_report() {
         Duration::from_secs(60),
     );
     assert!(out.status.success(), "demo failed: {}", stderr(&out));
-    for f in ["report.json", "report.csv", "report.prom"] {
+    for f in ["report.json", "report.csv", "report.prom", "report.html"] {
         assert!(out_dir.join(f).exists(), "{f} written");
     }
     let report = read_json(&out_dir.join("report.json"));
