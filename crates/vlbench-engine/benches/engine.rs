@@ -5,6 +5,8 @@
 //! `cargo bench -p vlbench-engine --bench engine`. The server shares the
 //! machine, so absolute numbers include its cost; compare runs, not tools
 //! (benches/load.rs compares with wrk on a separate server process).
+//! The `h1` group times the HTTP/1.1 client's hot functions alone: request
+//! build, response head parse, chunked decode with row counting.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -16,7 +18,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use http::Response;
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use vlbench_engine::bench_support::OneConnection;
+use vlbench_engine::bench_support::{self, OneConnection, RequestBuilder};
 use vlbench_engine::{TargetOptions, TlsOptions};
 use vlbench_workload::{QueryDef, QueryParams, QueryType, Template, Workload};
 
@@ -106,7 +108,50 @@ fn bench_request(c: &mut Criterion, name: &str, body: &'static str) {
     );
 }
 
+/// A VictoriaLogs-like response head.
+const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: application/stream+json\r\nVary: Accept-Encoding\r\nX-Server-Hostname: vm\r\nDate: Wed, 25 Nov 2026 04:10:07 GMT\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+fn hot_functions(c: &mut Criterion) {
+    let mut g = c.benchmark_group("h1");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("parse_head", |b| {
+        b.iter(|| bench_support::parse_head(std::hint::black_box(HEAD)))
+    });
+    let rows: String = (0..100)
+        .map(|i| format!("{{\"_msg\":\"row {i} of a typical log line\",\"level\":\"info\"}}\n"))
+        .collect();
+    let mut wire = Vec::new();
+    for part in rows.as_bytes().chunks(1000) {
+        wire.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        wire.extend_from_slice(part);
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(
+        bench_support::chunked_rows(&wire),
+        Some((rows.len() as u64, 100))
+    );
+    g.throughput(Throughput::Bytes(wire.len() as u64));
+    g.bench_function("chunked_100_rows", |b| {
+        b.iter(|| bench_support::chunked_rows(std::hint::black_box(&wire)))
+    });
+    g.throughput(Throughput::Elements(1));
+    let target = TargetOptions {
+        base_url: "http://127.0.0.1:9428".parse().unwrap(),
+        headers: vec![("accountid".parse().unwrap(), "0".parse().unwrap())],
+        timeout: Duration::from_secs(5),
+        http2: false,
+        accept_gzip: true,
+        tls: TlsOptions::default(),
+    };
+    let mut builder = RequestBuilder::new(&target, workload()).unwrap();
+    g.bench_function("build_static", |b| b.iter(|| builder.build(0)));
+    g.bench_function("build_template", |b| b.iter(|| builder.build(1)));
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
+    hot_functions(c);
     bench_request(c, "small_body", "{\"_msg\":\"x\"}\n");
     let rows: &'static str = Box::leak((0..100).map(|i| format!("{{\"_msg\":\"row {i} of a typical log line with some text\",\"level\":\"info\"}}\n")).collect::<String>().into_boxed_str());
     bench_request(c, "100_rows", rows);

@@ -1,10 +1,12 @@
 //! One request/response exchange with the target: the per-request hot path.
 //!
-//! Owns building the request (prepared headers, URI from the rendered
-//! path), the connection policy (HTTP/1.1: the caller's own keep-alive
-//! connection, reconnected after errors; HTTP/2: one multiplexed connection
-//! per [`Client`]), the timeout over headers *and* body, streaming the body
-//! to its end and the classification into an [`ErrorClass`].
+//! Owns building the request (HTTP/1.1: the head prebuilt per static
+//! query, only the path written per templated request; HTTP/2: prepared
+//! headers and a URI), the connection policy (HTTP/1.1: the caller's own
+//! keep-alive connection through `h1`, reconnected after errors; HTTP/2:
+//! one multiplexed hyper connection per [`Client`]), the buffer pool, the
+//! timeout over headers *and* body, and the classification into an
+//! [`ErrorClass`].
 //!
 //! Must not record statistics or know about schedules: it returns a small
 //! [`Exchange`] value and the caller records it. No `String` per request
@@ -14,18 +16,35 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Request, Response, Uri};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use http::Uri;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use vlbench_stats::ErrorClass;
 use vlbench_workload::{TimeValue, Workload};
 
-use crate::body::{Decode, Expect, Scan};
-use crate::conn::{uri_base, Conn, ConnectError, Connector, ReqBody};
+mod h2;
+
+use crate::body::{Expect, Scan};
+use crate::conn::{uri_base, Conn, ConnectError, Connector};
 use crate::error::EngineError;
+use crate::h1::{self, Answer, NoResponse};
 use crate::options::TargetOptions;
+
+/// The read area of an HTTP/1.1 exchange buffer (the request head comes
+/// before it). Held only while a request is in flight.
+const READ_BUF: usize = 8 * 1024;
+/// Spare buffers a client keeps (more in flight allocate and free).
+const POOL_MAX: usize = 4096;
+
+/// One request, ready to send.
+pub(crate) enum Prepared {
+    /// HTTP/2: the URI (headers are the client's).
+    H2(Uri),
+    /// HTTP/1.1, query `q`'s prebuilt head.
+    H1Fixed(usize),
+    /// HTTP/1.1: a pooled buffer with the head in its first `len` bytes.
+    H1 { buf: Vec<u8>, len: usize },
+}
 
 /// What one exchange produced (the caller adds timings).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,10 +72,18 @@ pub(crate) struct Client {
     workload: Arc<Workload>,
     /// The HTTP/2 connection shared by every request of this client.
     shared: Mutex<Option<Conn>>,
-    /// Per query: its URI when every rendering is the same text (no
-    /// variables, no relative times), so the hot path clones instead of
+    /// HTTP/2, per query: its URI when every rendering is the same text
+    /// (no variables, no relative times), so the hot path clones instead of
     /// rendering and parsing.
     fixed: Vec<Option<Uri>>,
+    /// HTTP/1.1: `GET <base>` before the rendered path.
+    head_start: Vec<u8>,
+    /// HTTP/1.1: ` HTTP/1.1` and the header lines after the path.
+    head_end: Vec<u8>,
+    /// HTTP/1.1, per query: the whole request head when it never changes.
+    fixed_heads: Vec<Option<Box<[u8]>>>,
+    /// Exchange buffers not in use (HTTP/1.1).
+    bufs: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Client {
@@ -91,7 +118,17 @@ impl Client {
             headers.append(name.clone(), value);
         }
         let base = uri_base(&target.base_url, connector.http2());
+        let mut head_end = b" HTTP/1.1\r\n".to_vec();
+        for (name, value) in &headers {
+            head_end.extend_from_slice(name.as_str().as_bytes());
+            head_end.extend_from_slice(b": ");
+            head_end.extend_from_slice(value.as_bytes());
+            head_end.extend_from_slice(b"\r\n");
+        }
+        head_end.extend_from_slice(b"\r\n");
         let mut client = Client {
+            head_start: format!("GET {base}").into_bytes(),
+            head_end,
             connector,
             headers,
             base,
@@ -99,31 +136,129 @@ impl Client {
             workload,
             shared: Mutex::new(None),
             fixed: Vec::new(),
+            fixed_heads: Vec::new(),
+            bufs: Mutex::new(Vec::new()),
         };
-        client.fixed = (0..client.workload.len())
-            .map(|q| client.fixed_uri(q))
-            .collect();
+        let n = client.workload.len();
+        if client.connector.http2() {
+            client.fixed = (0..n).map(|q| client.fixed_uri(q)).collect();
+        } else {
+            client.fixed_heads = (0..n).map(|q| client.fixed_head(q)).collect();
+        }
         Ok(client)
     }
 
-    /// Asks for small per-connection read buffers (many connections).
-    pub(crate) fn with_small_buffers(mut self) -> Client {
-        self.connector.small_buffers();
-        self
+    /// Whether every rendering of query `q` is the same text.
+    fn is_fixed(&self, q: usize) -> bool {
+        let Some(def) = self.workload.queries.get(q) else {
+            return false;
+        };
+        let fixed_time = |t: &Option<TimeValue>| matches!(t, None | Some(TimeValue::Absolute(_)));
+        def.template.is_static() && fixed_time(&def.params.start) && fixed_time(&def.params.end)
     }
 
-    /// The URI of query `q` if it never changes between requests.
+    /// The URI of query `q` if it never changes between requests (HTTP/2).
     fn fixed_uri(&self, q: usize) -> Option<Uri> {
-        let def = self.workload.queries.get(q)?;
-        let fixed_time = |t: &Option<TimeValue>| matches!(t, None | Some(TimeValue::Absolute(_)));
-        if !def.template.is_static()
-            || !fixed_time(&def.params.start)
-            || !fixed_time(&def.params.end)
-        {
+        if !self.is_fixed(q) {
             return None;
         }
         let mut rng = SmallRng::seed_from_u64(0); // unused by a static template
         self.render(q, &mut rng, SystemTime::UNIX_EPOCH, &mut String::new())
+    }
+
+    /// The request head of query `q` if it never changes (HTTP/1.1).
+    fn fixed_head(&self, q: usize) -> Option<Box<[u8]>> {
+        if !self.is_fixed(q) {
+            return None;
+        }
+        let mut rng = SmallRng::seed_from_u64(0); // unused by a static template
+        let mut buf = Vec::new();
+        let len = self.write_head(
+            q,
+            &mut rng,
+            SystemTime::UNIX_EPOCH,
+            &mut String::new(),
+            &mut buf,
+        )?;
+        buf.truncate(len);
+        Some(buf.into_boxed_slice())
+    }
+
+    /// Renders query `q`'s request head into the start of `buf` (grown when
+    /// needed); its length, or `None` when the path cannot be sent.
+    fn write_head(
+        &self,
+        q: usize,
+        rng: &mut impl Rng,
+        now: SystemTime,
+        scratch: &mut String,
+        buf: &mut Vec<u8>,
+    ) -> Option<usize> {
+        self.workload.render_request(q, rng, now, scratch);
+        // Form-encoded text is always visible ASCII; check, don't trust.
+        if !scratch.bytes().all(|b| b.is_ascii_graphic()) {
+            return None;
+        }
+        let parts = [&self.head_start[..], scratch.as_bytes(), &self.head_end[..]];
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        Some(len)
+    }
+
+    /// The next request for query `q`: HTTP/1.1 a prebuilt head or one
+    /// rendered into a pooled buffer; HTTP/2 a URI. `None` when the
+    /// rendered path is not a valid request target.
+    pub(crate) fn prepare(
+        &self,
+        q: usize,
+        rng: &mut impl Rng,
+        now: SystemTime,
+        scratch: &mut String,
+    ) -> Option<Prepared> {
+        if self.connector.http2() {
+            return self.uri(q, rng, now, scratch).map(Prepared::H2);
+        }
+        if let Some(Some(_)) = self.fixed_heads.get(q) {
+            return Some(Prepared::H1Fixed(q));
+        }
+        let mut buf = self.take_buf();
+        match self.write_head(q, rng, now, scratch, &mut buf) {
+            Some(len) => Some(Prepared::H1 { buf, len }),
+            None => {
+                self.put_buf(buf);
+                None
+            }
+        }
+    }
+
+    /// Gives a prepared request's buffer back without sending it.
+    pub(crate) fn recycle(&self, req: Prepared) {
+        if let Prepared::H1 { buf, .. } = req {
+            self.put_buf(buf);
+        }
+    }
+
+    fn take_buf(&self) -> Vec<u8> {
+        let spare = self.bufs.lock().ok().and_then(|mut b| b.pop());
+        spare.unwrap_or_else(|| vec![0; READ_BUF + 512])
+    }
+
+    fn put_buf(&self, buf: Vec<u8>) {
+        if buf.len() > READ_BUF + 4096 {
+            return; // grown for a huge head or path: let it go
+        }
+        if let Ok(mut b) = self.bufs.lock() {
+            if b.len() < POOL_MAX {
+                b.push(buf);
+            }
+        }
     }
 
     /// The workload requests are rendered from.
@@ -131,10 +266,10 @@ impl Client {
         &self.workload
     }
 
-    /// The URI of the next request for query `q`: the fixed one, or a
-    /// rendering into the reused `scratch` buffer (one small copy into the
-    /// URI's own storage).
-    pub(crate) fn uri(
+    /// HTTP/2: the URI of the next request for query `q`: the fixed one,
+    /// or a rendering into the reused `scratch` buffer (one small copy into
+    /// the URI's own storage).
+    fn uri(
         &self,
         q: usize,
         rng: &mut impl Rng,
@@ -164,13 +299,13 @@ impl Client {
         Uri::try_from(full).ok()
     }
 
-    /// Sends one request for query `q` to `uri` and reads the whole answer,
-    /// all within the timeout. `own` is the caller's HTTP/1.1 connection
-    /// (taken and put back when reusable). `capture` > 0 asks for details.
+    /// Sends one request for query `q` and reads the whole answer, all
+    /// within the timeout. `own` is the caller's HTTP/1.1 connection (taken
+    /// and put back when reusable). `capture` > 0 asks for details.
     pub(crate) async fn exchange(
         &self,
         own: &mut Option<Conn>,
-        uri: &Uri,
+        req: Prepared,
         q: usize,
         capture: usize,
     ) -> Exchange {
@@ -180,8 +315,31 @@ impl Client {
             .queries
             .get(q)
             .map_or(Expect::Json, |d| Expect::of(d.qtype));
-        let attempt = self.attempt(own, uri, expect, capture, &mut ex);
-        if tokio::time::timeout(self.timeout, attempt).await.is_err() {
+        let mut spare = None;
+        let done = match req {
+            Prepared::H2(uri) => {
+                let attempt = self.attempt_h2(&uri, expect, capture, &mut ex);
+                tokio::time::timeout(self.timeout, attempt).await
+            }
+            Prepared::H1Fixed(q) => {
+                let fixed = self.fixed_heads.get(q).and_then(|h| h.as_deref());
+                let mut buf = self.take_buf();
+                let attempt = self.attempt_h1(own, fixed, 0, &mut buf, expect, capture, &mut ex);
+                let r = tokio::time::timeout(self.timeout, attempt).await;
+                spare = Some(buf);
+                r
+            }
+            Prepared::H1 { mut buf, len } => {
+                let attempt = self.attempt_h1(own, None, len, &mut buf, expect, capture, &mut ex);
+                let r = tokio::time::timeout(self.timeout, attempt).await;
+                spare = Some(buf);
+                r
+            }
+        };
+        if let Some(buf) = spare {
+            self.put_buf(buf);
+        }
+        if done.is_err() {
             ex.error = Some(ErrorClass::Timeout);
             if capture > 0 {
                 ex.detail = Some(format!(
@@ -193,108 +351,78 @@ impl Client {
         ex
     }
 
-    async fn attempt(
+    /// HTTP/1.1: sends on the caller's connection (or a new one) and reads
+    /// the answer; sends once more on a fresh connection when a reused one
+    /// turns out closed by the server before answering.
+    #[allow(clippy::too_many_arguments)] // one call site; the parts of one exchange
+    async fn attempt_h1(
         &self,
         own: &mut Option<Conn>,
-        uri: &Uri,
+        fixed: Option<&[u8]>,
+        req_len: usize,
+        buf: &mut Vec<u8>,
         expect: Expect,
         capture: usize,
         ex: &mut Exchange,
     ) {
-        let resp = match self.send(own, uri).await {
-            Ok(pair) => pair,
-            Err(fail) => {
-                ex.error = Some(fail.class());
-                if capture > 0 {
-                    ex.detail = Some(fail.to_string());
-                }
-                return;
-            }
+        let (mut stream, reused) = match own.take() {
+            Some(Conn::H1(s)) => (s, true),
+            _ => match self.open_h1().await {
+                Ok(s) => (s, false),
+                Err(fail) => return fail_with(ex, fail, capture),
+            },
         };
-        let (resp, conn) = resp;
-        ex.status = resp.status().as_u16();
-        let ct = resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map_or(&b""[..], |v| v.as_bytes());
-        let gzip = resp
-            .headers()
-            .get(header::CONTENT_ENCODING)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-        let ok = resp.status().is_success();
-        let limit = if ok { 0 } else { capture };
-        let decode = Decode::new(Scan::new(expect, ct, limit), gzip);
-        let BodyEnd::Done(scan) = read_body(resp.into_body(), decode, ex).await else {
-            ex.error = Some(ErrorClass::Body);
-            return; // the connection is in an unknown state: dropped
-        };
-        if let Some(s) = &scan {
-            ex.rows = s.rows();
-            if capture > 0 && !s.captured().is_empty() {
-                ex.detail = Some(String::from_utf8_lossy(s.captured()).into_owned());
-            }
+        let mut r = h1::round_trip(
+            &mut stream,
+            fixed,
+            req_len,
+            buf,
+            expect,
+            capture,
+            &mut ex.status,
+        )
+        .await;
+        if reused && matches!(r, Err(NoResponse::Nothing(_))) {
+            stream = match self.open_h1().await {
+                Ok(s) => s,
+                Err(fail) => return fail_with(ex, fail, capture),
+            };
+            r = h1::round_trip(
+                &mut stream,
+                fixed,
+                req_len,
+                buf,
+                expect,
+                capture,
+                &mut ex.status,
+            )
+            .await;
         }
-        ex.error = match ErrorClass::from_status(ex.status) {
-            Some(class) => Some(class),
-            None if ok && scan.as_ref().is_some_and(Scan::valid) => None,
-            None => Some(ErrorClass::InvalidResponse),
-        };
-        if !conn.is_closed() && conn.share().is_none() {
-            *own = Some(conn); // keep-alive: the next request reuses it
-        }
-    }
-
-    /// Gets a connection and sends; retries once on a fresh connection when
-    /// a reused keep-alive connection turns out closed by the server.
-    async fn send(
-        &self,
-        own: &mut Option<Conn>,
-        uri: &Uri,
-    ) -> Result<(Response<Incoming>, Conn), Failure> {
-        let (mut conn, reused) = self.checkout(own).await?;
-        match send_on(&mut conn, self.request(uri)).await {
-            Ok(resp) => Ok((resp, conn)),
-            Err(e) if reused && is_stale(&e) => {
-                drop(conn);
-                self.forget_shared();
-                let mut conn = self.open().await?;
-                let resp = send_on(&mut conn, self.request(uri))
-                    .await
-                    .map_err(Failure::Http)?;
-                Ok((resp, conn))
+        match r {
+            Err(e) => fail_with(ex, Failure::H1(e), capture),
+            Ok(Answer::Cut { status, bytes }) => {
+                (ex.status, ex.bytes) = (status, bytes);
+                ex.error = Some(ErrorClass::Body);
             }
-            Err(e) => {
-                self.forget_shared();
-                Err(Failure::Http(e))
-            }
-        }
-    }
-
-    fn request(&self, uri: &Uri) -> Request<ReqBody> {
-        let mut req = Request::new(ReqBody::new());
-        *req.uri_mut() = uri.clone();
-        *req.headers_mut() = self.headers.clone();
-        req
-    }
-
-    /// A connection to send on, and whether it was used before.
-    async fn checkout(&self, own: &mut Option<Conn>) -> Result<(Conn, bool), Failure> {
-        if self.connector.http2() {
-            if let Some(conn) = self
-                .shared
-                .lock()
-                .ok()
-                .and_then(|s| s.as_ref().and_then(Conn::share))
-            {
-                if !conn.is_closed() {
-                    return Ok((conn, true));
+            Ok(Answer::Done {
+                status,
+                bytes,
+                scan,
+                reusable,
+            }) => {
+                (ex.status, ex.bytes) = (status, bytes);
+                judge(ex, scan, capture);
+                if reusable {
+                    *own = Some(Conn::H1(stream)); // keep-alive: the next request reuses it
                 }
             }
-            return Ok((self.open().await?, false));
         }
-        match own.take() {
-            Some(conn) if !conn.is_closed() => Ok((conn, true)),
-            _ => Ok((self.open().await?, false)),
+    }
+
+    async fn open_h1(&self) -> Result<h1::Stream, Failure> {
+        match self.open().await? {
+            Conn::H1(s) => Ok(s),
+            Conn::H2(_) => Err(mismatch()),
         }
     }
 
@@ -322,51 +450,37 @@ impl Client {
     }
 }
 
-async fn send_on(
-    conn: &mut Conn,
-    req: Request<ReqBody>,
-) -> Result<Response<Incoming>, hyper::Error> {
-    match conn {
-        Conn::H1(s) => {
-            s.ready().await?;
-            s.send_request(req).await
-        }
-        Conn::H2(s) => {
-            s.ready().await?;
-            s.send_request(req).await
-        }
+/// Records a failure without a response.
+fn fail_with(ex: &mut Exchange, fail: Failure, capture: usize) {
+    ex.error = Some(fail.class());
+    if capture > 0 {
+        ex.detail = Some(fail.to_string());
     }
 }
 
-/// Errors of a reused connection that mean "the server had closed it": the
-/// request never reached a live connection, so sending again is safe.
-fn is_stale(e: &hyper::Error) -> bool {
-    e.is_canceled() || e.is_closed() || e.is_incomplete_message()
-}
-
-/// How a body ended.
-enum BodyEnd {
-    /// The stream was cut (chunked decoding error, early close, reset).
-    Cut,
-    /// Read to its end; the scan, or `None` when gzip could not be decoded.
-    Done(Option<Scan>),
-}
-
-/// Streams `body` to its end into `decode`, counting wire bytes.
-async fn read_body(mut body: Incoming, mut decode: Decode, ex: &mut Exchange) -> BodyEnd {
-    let mut decodable = true;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return BodyEnd::Cut;
-        };
-        if let Some(data) = frame.data_ref() {
-            ex.bytes += data.len() as u64;
-            if decodable {
-                decodable = decode.feed(data);
-            }
+/// The error class of a complete answer: by status, then by body shape.
+fn judge(ex: &mut Exchange, scan: Option<Scan>, capture: usize) {
+    if let Some(s) = &scan {
+        ex.rows = s.rows();
+        if capture > 0 && !s.captured().is_empty() {
+            ex.detail = Some(String::from_utf8_lossy(s.captured()).into_owned());
         }
     }
-    BodyEnd::Done(if decodable { decode.finish() } else { None })
+    let ok = (200..300).contains(&ex.status);
+    ex.error = match ErrorClass::from_status(ex.status) {
+        Some(class) => Some(class),
+        None if ok && scan.as_ref().is_some_and(Scan::valid) => None,
+        None => Some(ErrorClass::InvalidResponse),
+    };
+}
+
+/// The connector made a connection of the other HTTP version (cannot
+/// happen: both follow `target.http2`); counted as a connect error.
+fn mismatch() -> Failure {
+    Failure::Connect(ConnectError::Tcp {
+        addr: String::new(),
+        source: std::io::Error::other("connection of the wrong HTTP version"),
+    })
 }
 
 /// Why no response arrived.
@@ -376,6 +490,8 @@ enum Failure {
     Connect(ConnectError),
     #[error("request failed before a response: {0}")]
     Http(hyper::Error),
+    #[error("{0}")]
+    H1(NoResponse),
 }
 
 impl Failure {
@@ -385,6 +501,8 @@ impl Failure {
             // Not an HTTP answer at all (garbage instead of a status line).
             Failure::Http(e) if e.is_parse() => ErrorClass::InvalidResponse,
             Failure::Http(_) => ErrorClass::Connect,
+            Failure::H1(NoResponse::Invalid(_)) => ErrorClass::InvalidResponse,
+            Failure::H1(_) => ErrorClass::Connect,
         }
     }
 }
@@ -433,16 +551,49 @@ mod tests {
             tls: Default::default(),
         };
         let c = Client::new(&target, Arc::new(w)).unwrap();
-        let fixed: Vec<bool> = c.fixed.iter().map(Option::is_some).collect();
+        let fixed: Vec<bool> = c.fixed_heads.iter().map(Option::is_some).collect();
         assert_eq!(fixed, vec![true, false, false]);
         let mut rng = SmallRng::seed_from_u64(1);
-        let uri = c
-            .uri(0, &mut rng, SystemTime::now(), &mut String::new())
+        let head = |req: Prepared| match req {
+            Prepared::H1Fixed(q) => c.fixed_heads[q].as_deref().unwrap().to_vec(),
+            Prepared::H1 { buf, len } => buf[..len].to_vec(),
+            Prepared::H2(_) => panic!("an HTTP/1.1 target"),
+        };
+        let mut scratch = String::new();
+        let req = c.prepare(0, &mut rng, SystemTime::now(), &mut scratch);
+        let text = String::from_utf8(head(req.unwrap())).unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                "GET /vl/select/logsql/query?query=error HTTP/1.1\r\nhost: h:1\r\n",
+                "user-agent: vlbench/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\n\r\n"
+            )
+        );
+        let req = c.prepare(2, &mut rng, SystemTime::now(), &mut scratch);
+        let text = String::from_utf8(head(req.unwrap())).unwrap();
+        assert!(
+            text.starts_with("GET /vl/select/logsql/query?query=error&start="),
+            "{text}"
+        );
+        assert!(text.contains(" HTTP/1.1\r\nhost: h:1\r\n"), "{text}");
+
+        let h2 = Client::new(
+            &TargetOptions {
+                http2: true,
+                ..target
+            },
+            c.workload.clone(),
+        )
+        .unwrap();
+        let uri = h2
+            .uri(0, &mut rng, SystemTime::now(), &mut scratch)
             .unwrap();
-        assert_eq!(uri.to_string(), "/vl/select/logsql/query?query=error");
-        let uri = c
-            .uri(2, &mut rng, SystemTime::now(), &mut String::new())
-            .unwrap();
-        assert!(uri.query().unwrap().contains("start="), "{uri}");
+        assert_eq!(
+            uri.to_string(),
+            "http://h:1/vl/select/logsql/query?query=error"
+        );
+        assert!(h2.fixed[0].is_some() && h2.fixed[2].is_none());
     }
 }

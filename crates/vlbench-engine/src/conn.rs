@@ -1,6 +1,8 @@
 //! Opening connections to the target: TCP (`TCP_NODELAY`), optional TLS,
-//! and the hyper HTTP/1.1 or HTTP/2 handshake. Each connection's driver runs
-//! as a task on the current runtime (a shard's, or the caller's for probes).
+//! and for HTTP/2 the hyper handshake, whose driver runs as a task on the
+//! current runtime (a shard's, or the caller's for probes). An HTTP/1.1
+//! connection is just its byte stream, owned by the worker that uses it
+//! (see `h1`).
 //!
 //! Owns [`Connector`] and [`Conn`]. Must not pool or retry: callers decide
 //! which connection a request uses (a closed user owns one; open-model
@@ -13,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::Uri;
 use http_body_util::Empty;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -21,6 +23,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::error::EngineError;
+use crate::h1::Stream;
 use crate::options::TargetOptions;
 use crate::tls;
 
@@ -31,7 +34,7 @@ pub(crate) type ReqBody = Empty<Bytes>;
 #[derive(Debug)]
 pub(crate) enum Conn {
     /// HTTP/1.1: one request at a time; reusable after the body is read.
-    H1(http1::SendRequest<ReqBody>),
+    H1(Stream),
     /// HTTP/2: multiplexed; cheap to clone and share.
     H2(http2::SendRequest<ReqBody>),
 }
@@ -40,7 +43,8 @@ impl Conn {
     /// Whether the connection is known to be gone (server closed it).
     pub(crate) fn is_closed(&self) -> bool {
         match self {
-            Conn::H1(s) => s.is_closed(),
+            // Found out by the next write or read (then sent again).
+            Conn::H1(_) => false,
             Conn::H2(s) => s.is_closed(),
         }
     }
@@ -78,14 +82,7 @@ pub(crate) struct Connector {
     /// TLS connector and the name to verify, for `https`.
     tls: Option<(TlsConnector, ServerName<'static>)>,
     http2: bool,
-    /// HTTP/1.1 read buffer: `None` = hyper's adaptive one (starts at
-    /// 8 KiB, grows for big bodies); `Some(n)` = fixed `n` bytes.
-    read_buf: Option<usize>,
 }
-
-/// Fixed read buffer for shards with very many connections: saves ~4 KiB
-/// per idle connection at the cost of more reads for big bodies.
-pub(crate) const SMALL_READ_BUF: usize = 4096;
 
 impl Connector {
     /// Checks `base_url` and builds the TLS configuration once.
@@ -122,13 +119,7 @@ impl Connector {
             resolved: Mutex::new(Vec::new()),
             tls,
             http2: target.http2,
-            read_buf: None,
         })
-    }
-
-    /// Uses small fixed read buffers (see [`SMALL_READ_BUF`]).
-    pub(crate) fn small_buffers(&mut self) {
-        self.read_buf = Some(SMALL_READ_BUF);
     }
 
     /// Whether requests need an absolute URI (HTTP/2 `:scheme`/`:authority`).
@@ -136,12 +127,13 @@ impl Connector {
         self.http2
     }
 
-    /// Opens a new connection and starts its driver task.
+    /// Opens a new connection (HTTP/2: and starts its driver task).
     pub(crate) async fn connect(&self) -> Result<Conn, ConnectError> {
         let tcp = self.tcp().await?;
-        match &self.tls {
-            None => self.handshake(tcp).await,
-            Some((connector, name)) => {
+        match (&self.tls, self.http2) {
+            (None, false) => Ok(Conn::H1(Stream::Plain(tcp))),
+            (None, true) => self.handshake(tcp).await,
+            (Some((connector, name)), _) => {
                 let stream = connector
                     .connect(name.clone(), tcp)
                     .await
@@ -149,7 +141,11 @@ impl Connector {
                         addr: self.addr.clone(),
                         source,
                     })?;
-                self.handshake(stream).await
+                if self.http2 {
+                    self.handshake(stream).await
+                } else {
+                    Ok(Conn::H1(Stream::Tls(Box::new(stream))))
+                }
             }
         }
     }
@@ -193,35 +189,22 @@ impl Connector {
         self.resolved.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
+    /// The HTTP/2 handshake; the connection's driver becomes a task.
     async fn handshake<T>(&self, io: T) -> Result<Conn, ConnectError>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let io = TokioIo::new(io);
-        let err = |source| ConnectError::Http {
-            addr: self.addr.clone(),
-            source,
-        };
-        if self.http2 {
-            let (tx, conn) = http2::Builder::new(TokioExecutor::new())
-                .handshake(io)
-                .await
-                .map_err(err)?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            Ok(Conn::H2(tx))
-        } else {
-            let (tx, conn) = http1::Builder::new()
-                .read_buf_exact_size(self.read_buf)
-                .handshake(io)
-                .await
-                .map_err(err)?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            Ok(Conn::H1(tx))
-        }
+        let (tx, conn) = http2::Builder::new(TokioExecutor::new())
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(|source| ConnectError::Http {
+                addr: self.addr.clone(),
+                source,
+            })?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Conn::H2(tx))
     }
 }
 

@@ -13,6 +13,8 @@
 //! - `collector`: merging shard intervals into one report per second.
 //! - `client`, `conn`, `tls`, `body`: one HTTP exchange: connections (TCP,
 //!   TLS, HTTP/1.1 or HTTP/2), streaming and counting the body, error class.
+//! - `h1`, `chunked`: our own HTTP/1.1 client (one task per connection, a
+//!   pooled buffer per in-flight request); hyper serves only HTTP/2.
 //! - `probe`: one request per query, for `validate --probe` and start-up.
 //!
 //! # Why it is shaped like this
@@ -28,11 +30,13 @@
 #[doc(hidden)]
 pub mod bench_support;
 mod body;
+mod chunked;
 mod client;
 mod collector;
 mod conn;
 mod drive;
 pub mod error;
+mod h1;
 pub mod options;
 mod probe;
 mod run;

@@ -55,18 +55,18 @@ pub async fn probe(
     let mut conn = None;
     let mut out = Vec::with_capacity(workload.len());
     for q in 0..workload.len() {
-        let Some(uri) = client.uri(q, &mut rng, SystemTime::now(), &mut scratch) else {
+        let Some(req) = client.prepare(q, &mut rng, SystemTime::now(), &mut scratch) else {
             out.push(ProbeResult {
                 query: q,
                 status: 0,
                 error: Some(ErrorClass::InvalidResponse),
                 rows: 0,
-                message: format!("the rendered request {scratch:?} is not a valid URI"),
+                message: format!("the rendered request {scratch:?} is not a valid request target"),
             });
             continue;
         };
         let ex = client
-            .exchange(&mut conn, &uri, q, PROBE_MESSAGE_BYTES)
+            .exchange(&mut conn, req, q, PROBE_MESSAGE_BYTES)
             .await;
         let message = match ex.error {
             None => String::new(),

@@ -22,8 +22,7 @@ use crate::collector::{collect, Collector, ShardMsg};
 use crate::drive::{drive, ShardPlan};
 use crate::error::EngineError;
 use crate::options::{EnginePlan, RunOptions, DEFAULT_SHUTDOWN_GRACE};
-use crate::shard::{per_shard, Mode, Shard};
-use vlbench_workload::Model;
+use crate::shard::{Mode, Shard};
 
 /// Runs the plan to its end or until `shutdown`; sends one merged
 /// [`IntervalReport`] per second (seq from the run's start) on `reports`;
@@ -60,13 +59,9 @@ pub async fn run_with_control(
     let mut spare_txs = Vec::with_capacity(shards);
     let mut handles = Vec::with_capacity(shards);
     let stop_all = shutdown.child_token();
-    let many = connections_per_shard(&plan, shards) > MANY_CONNECTIONS;
     let max_queued = (options.max_queued as usize).div_ceil(shards);
     for index in 0..shards {
-        let mut client = Client::new(&plan.target, plan.workload.clone())?;
-        if many {
-            client = client.with_small_buffers();
-        }
+        let client = Client::new(&plan.target, plan.workload.clone())?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -110,28 +105,6 @@ pub async fn run_with_control(
     )
     .await;
     join_all(handles).await
-}
-
-/// Above this many connections per shard, HTTP/1.1 read buffers are small
-/// and fixed: memory per connection matters more than reads per big body.
-const MANY_CONNECTIONS: usize = 1000;
-
-/// The most connections one shard may hold: its users at the schedule's
-/// peak (closed) or its in-flight bound (open).
-fn connections_per_shard(plan: &EnginePlan, shards: usize) -> usize {
-    match plan.schedule.model {
-        Model::Open { max_in_flight } => per_shard(max_in_flight as usize, shards),
-        Model::Closed { .. } => {
-            let peak = plan
-                .schedule
-                .stages
-                .iter()
-                .map(|s| s.target)
-                .fold(plan.schedule.initial, f64::max);
-            let mine = (peak * plan.share.fraction()).ceil().max(0.0);
-            per_shard(mine as usize, shards)
-        }
-    }
 }
 
 /// The schedule's t = 0 as an `Instant`, the first interval seq (0, or the

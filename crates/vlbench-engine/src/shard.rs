@@ -245,14 +245,14 @@ impl Shard {
         self.busy.set(self.busy.get() + 1);
         let sent = Instant::now();
         self.recorder.borrow_mut().sent(job.lag_us);
-        let uri = {
+        let req = {
             let mut rng = self.rng.borrow_mut();
             let mut scratch = self.scratch.borrow_mut();
             self.client
-                .uri(job.query, &mut *rng, SystemTime::now(), &mut scratch)
+                .prepare(job.query, &mut *rng, SystemTime::now(), &mut scratch)
         };
-        let ex = match &uri {
-            Some(uri) => self.client.exchange(conn, uri, job.query, 0).await,
+        let ex = match req {
+            Some(req) => self.client.exchange(conn, req, job.query, 0).await,
             // Form-encoded text always parses; a bad base URL is refused at start.
             None => crate::client::Exchange {
                 error: Some(ErrorClass::InvalidResponse),

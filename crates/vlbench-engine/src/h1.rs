@@ -1,0 +1,428 @@
+//! Our own minimal HTTP/1.1 client for one keep-alive connection: the
+//! request head goes out in one write, the response head is parsed with
+//! `httparse` from a reused buffer, and the body is read by its framing
+//! (Content-Length, chunked, or until close) straight into the counting
+//! [`Decode`], without copying it.
+//!
+//! Why not hyper for HTTP/1.1: hyper runs a separate task per connection
+//! and passes every request and body frame through channels, which costs
+//! about six times the user-space CPU of a load generator like wrk and
+//! ~20 KB per idle connection. Here the worker's task owns the socket and
+//! a pooled buffer is held only while a request is in flight.
+//!
+//! Owns [`Stream`], [`parse_head`] and [`round_trip`]. Must not open
+//! connections, retry or classify statuses: the client does.
+
+use std::io;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::body::{Decode, Expect, Scan};
+use crate::chunked::Chunked;
+
+/// The largest response head accepted (hyper's limit is similar in spirit).
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
+/// Most header fields in a response head.
+const MAX_HEADERS: usize = 64;
+
+/// A connection's byte stream: plain TCP or TLS over TCP.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    /// `http`.
+    Plain(TcpStream),
+    /// `https` (boxed: the TLS state is large and rarely moved).
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf).await,
+            Stream::Tls(s) => s.read(buf).await,
+        }
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(data).await,
+            Stream::Tls(s) => {
+                s.write_all(data).await?;
+                s.flush().await // push the TLS records out now
+            }
+        }
+    }
+}
+
+/// How the body of a response is delimited.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body (204, 304).
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Everything until the server closes the connection.
+    Close,
+}
+
+/// What the client needs from a response head.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Head {
+    /// Head length in bytes (the body starts here).
+    pub len: usize,
+    pub status: u16,
+    pub framing: Framing,
+    /// `Content-Encoding: gzip`.
+    pub gzip: bool,
+    /// The connection may carry another request after this response.
+    pub keep_alive: bool,
+}
+
+/// Why bytes from the server are not a usable response head.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HeadError {
+    /// Not HTTP/1.x syntax (e.g. another protocol on that port).
+    #[error("the answer is not an HTTP/1.1 response: {0}")]
+    Parse(#[from] httparse::Error),
+    /// A missing, repeated-and-different or non-numeric Content-Length.
+    #[error("the response has an invalid Content-Length header")]
+    ContentLength,
+    /// The head did not end within [`MAX_HEAD`] bytes.
+    #[error("the response head is larger than {MAX_HEAD} bytes")]
+    TooLarge,
+}
+
+/// Parses a response head at the start of `buf`: `Ok(None)` when more
+/// bytes are needed. Builds the body's [`Scan`] from the Content-Type
+/// (capturing up to `capture` bytes of a non-2xx body).
+pub(crate) fn parse_head(
+    buf: &[u8],
+    expect: Expect,
+    capture: usize,
+) -> Result<Option<(Head, Scan)>, HeadError> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut fields);
+    let httparse::Status::Complete(len) = resp.parse(buf)? else {
+        return Ok(None);
+    };
+    let status = resp.code.unwrap_or(0);
+    let mut keep_alive = resp.version == Some(1);
+    let (mut length, mut chunked, mut encoded, mut gzip) = (None, false, false, false);
+    let mut content_type: &[u8] = b"";
+    for h in resp.headers.iter() {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_length(h.value).ok_or(HeadError::ContentLength)?;
+            if length.is_some_and(|l| l != n) {
+                return Err(HeadError::ContentLength);
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            encoded = true;
+            chunked = last_token(h.value).eq_ignore_ascii_case(b"chunked");
+        } else if name.eq_ignore_ascii_case(b"content-encoding") {
+            gzip = h.value.eq_ignore_ascii_case(b"gzip");
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            content_type = h.value;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            if has_token(h.value, b"close") {
+                keep_alive = false;
+            } else if has_token(h.value, b"keep-alive") {
+                keep_alive = true;
+            }
+        }
+    }
+    let framing = if status == 204 || status == 304 || (100..200).contains(&status) {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else if encoded {
+        Framing::Close // an encoding we cannot frame: read to the end
+    } else {
+        length.map_or(Framing::Close, Framing::Length)
+    };
+    let keep_alive = keep_alive && framing != Framing::Close;
+    let limit = if (200..300).contains(&status) {
+        0
+    } else {
+        capture
+    };
+    let head = Head {
+        len,
+        status,
+        framing,
+        gzip,
+        keep_alive,
+    };
+    Ok(Some((head, Scan::new(expect, content_type, limit))))
+}
+
+fn parse_length(v: &[u8]) -> Option<u64> {
+    let v = v.trim_ascii();
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
+fn last_token(v: &[u8]) -> &[u8] {
+    v.rsplit(|&b| b == b',').next().unwrap_or(b"").trim_ascii()
+}
+
+fn has_token(v: &[u8], token: &[u8]) -> bool {
+    v.split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+}
+
+/// How a round trip failed before a whole response head arrived.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NoResponse {
+    /// Nothing came back: the write failed, or the connection ended before
+    /// the first byte. On a reused connection the server had closed it and
+    /// sending again is safe.
+    #[error("request failed before a response: {0}")]
+    Nothing(io::Error),
+    /// The connection failed in the middle of the head.
+    #[error("the connection failed while reading the response head: {0}")]
+    Io(io::Error),
+    /// The bytes are not a usable response head.
+    #[error("{0}")]
+    Invalid(HeadError),
+}
+
+/// The body's bytes (as on the wire, before gzip) and its decoder.
+struct Sink {
+    decode: Decode,
+    decodable: bool,
+    bytes: u64,
+}
+
+impl Sink {
+    fn data(&mut self, d: &[u8]) {
+        self.bytes += d.len() as u64;
+        if self.decodable {
+            self.decodable = self.decode.feed(d);
+        }
+    }
+}
+
+/// How a response ended.
+pub(crate) enum Answer {
+    /// The body was cut (early close, reset, broken chunked framing).
+    Cut { status: u16, bytes: u64 },
+    /// The whole body was read; `scan` is `None` when gzip failed.
+    Done {
+        status: u16,
+        bytes: u64,
+        scan: Option<Scan>,
+        /// The connection can carry the next request.
+        reusable: bool,
+    },
+}
+
+/// Sends the request and reads the whole answer. The request is `fixed`
+/// or the first `req_len` bytes of `buf`; the rest of `buf` is the read
+/// area (grown only for an unusually large head). `on_head` sees the
+/// status as soon as the head is parsed (kept if the body times out).
+pub(crate) async fn round_trip(
+    io: &mut Stream,
+    fixed: Option<&[u8]>,
+    req_len: usize,
+    buf: &mut Vec<u8>,
+    expect: Expect,
+    capture: usize,
+    on_head: &mut u16,
+) -> Result<Answer, NoResponse> {
+    let req = fixed.unwrap_or(buf.get(..req_len).unwrap_or_default());
+    io.write_all(req).await.map_err(NoResponse::Nothing)?;
+    let (head, scan, filled) = read_head(io, req_len, buf, expect, capture).await?;
+    *on_head = head.status;
+    let mut sink = Sink {
+        decode: Decode::new(scan, head.gzip),
+        decodable: true,
+        bytes: 0,
+    };
+    let area = &mut buf[req_len..];
+    let body = read_body(io, area, head.len, filled, head.framing, &mut sink).await;
+    let Some(leftover) = body else {
+        return Ok(Answer::Cut {
+            status: head.status,
+            bytes: sink.bytes,
+        });
+    };
+    let scan = if sink.decodable {
+        sink.decode.finish()
+    } else {
+        None
+    };
+    Ok(Answer::Done {
+        status: head.status,
+        bytes: sink.bytes,
+        scan,
+        reusable: head.keep_alive && !leftover,
+    })
+}
+
+/// Reads until a final (non-1xx) head is complete; returns it with the
+/// read area's fill level.
+async fn read_head(
+    io: &mut Stream,
+    req_len: usize,
+    buf: &mut Vec<u8>,
+    expect: Expect,
+    capture: usize,
+) -> Result<(Head, Scan, usize), NoResponse> {
+    let mut filled = 0;
+    let mut got_any = false;
+    loop {
+        if req_len + filled == buf.len() {
+            if filled >= MAX_HEAD {
+                return Err(NoResponse::Invalid(HeadError::TooLarge));
+            }
+            buf.resize((buf.len() * 2).min(req_len + MAX_HEAD), 0);
+        }
+        let n = match io.read(&mut buf[req_len + filled..]).await {
+            Ok(0) | Err(_) if !got_any => {
+                return Err(NoResponse::Nothing(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection before answering",
+                )))
+            }
+            Ok(0) => return Err(NoResponse::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => n,
+            Err(e) => return Err(NoResponse::Io(e)),
+        };
+        got_any = true;
+        filled += n;
+        let area = &buf[req_len..req_len + filled];
+        match parse_head(area, expect, capture).map_err(NoResponse::Invalid)? {
+            None => {}
+            Some((head, _)) if (100..200).contains(&head.status) => {
+                // An interim answer (100 Continue): drop it, read on.
+                buf.copy_within(req_len + head.len..req_len + filled, req_len);
+                filled -= head.len;
+            }
+            Some((head, scan)) => return Ok((head, scan, filled)),
+        }
+    }
+}
+
+/// Reads the body after a head of `start` bytes (`filled` bytes of `area`
+/// are read already) into `sink`. `None` when the body was cut; else
+/// whether bytes beyond the body arrived (the connection is then unusable).
+async fn read_body(
+    io: &mut Stream,
+    area: &mut [u8],
+    start: usize,
+    filled: usize,
+    framing: Framing,
+    sink: &mut Sink,
+) -> Option<bool> {
+    let first = &area[start..filled];
+    match framing {
+        Framing::Empty => Some(!first.is_empty()),
+        Framing::Length(total) => {
+            let n = first
+                .len()
+                .min(usize::try_from(total).unwrap_or(usize::MAX));
+            sink.data(&first[..n]);
+            let extra = first.len() > n;
+            let mut left = total - n as u64;
+            while left > 0 {
+                let got = io.read(area).await.ok().filter(|&g| g > 0)?;
+                let take = got.min(usize::try_from(left).unwrap_or(usize::MAX));
+                sink.data(&area[..take]);
+                left -= take as u64;
+                if got > take {
+                    return Some(true);
+                }
+            }
+            Some(extra)
+        }
+        Framing::Chunked => {
+            let mut chunked = Chunked::default();
+            let mut used = chunked.feed(first, |d| sink.data(d)).ok()?;
+            let mut got = first.len();
+            while !chunked.is_done() {
+                got = io.read(area).await.ok().filter(|&g| g > 0)?;
+                used = chunked.feed(&area[..got], |d| sink.data(d)).ok()?;
+            }
+            Some(used < got)
+        }
+        Framing::Close => {
+            sink.data(first);
+            loop {
+                match io.read(area).await {
+                    Ok(0) => return Some(true),
+                    Ok(n) => sink.data(&area[..n]),
+                    Err(_) => return None,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINES: &str = "application/stream+json";
+
+    fn head(wire: &str) -> Head {
+        parse_head(wire.as_bytes(), Expect::JsonLines, 0)
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn framing_keep_alive_and_encoding_come_from_the_head() {
+        let h = head("HTTP/1.1 200 OK\r\nContent-Type: application/stream+json\r\nContent-Length: 12\r\n\r\nbody");
+        assert_eq!(h.framing, Framing::Length(12));
+        assert_eq!((h.status, h.keep_alive, h.gzip), (200, true, false));
+        assert_eq!(h.len, h.len.min(100));
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\nContent-Encoding: GZIP\r\n\r\n");
+        assert_eq!((h.framing, h.gzip), (Framing::Chunked, true));
+        let h = head("HTTP/1.1 500 Oops\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!((h.status, h.keep_alive), (500, false));
+        let h = head("HTTP/1.0 200 OK\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Close, false));
+        let h = head("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n");
+        assert!(h.keep_alive);
+        let h = head("HTTP/1.1 204 No Content\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Empty, true));
+    }
+
+    #[test]
+    fn partial_and_invalid_heads() {
+        let partial = parse_head(b"HTTP/1.1 200 OK\r\nContent-Le", Expect::Json, 0).unwrap();
+        assert!(partial.is_none());
+        let e = parse_head(b"SSH-2.0-OpenSSH_9.6\r\n", Expect::Json, 0).unwrap_err();
+        assert!(matches!(e, HeadError::Parse(_)), "{e}");
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+        let e = parse_head(wire, Expect::Json, 0).unwrap_err();
+        assert!(matches!(e, HeadError::ContentLength));
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n";
+        assert!(parse_head(wire, Expect::Json, 0).is_err());
+    }
+
+    #[test]
+    fn the_scan_follows_content_type_and_status() {
+        let wire = format!("HTTP/1.1 200 OK\r\nContent-Type: {LINES}\r\n\r\n");
+        let (_, mut scan) = parse_head(wire.as_bytes(), Expect::JsonLines, 9)
+            .unwrap()
+            .unwrap();
+        scan.feed(b"{}\n{}\n");
+        assert_eq!((scan.rows(), scan.valid()), (2, true));
+        assert!(scan.captured().is_empty(), "2xx bodies are not captured");
+        let wire = "HTTP/1.1 400 Bad\r\nContent-Type: text/plain\r\n\r\n";
+        let (_, mut scan) = parse_head(wire.as_bytes(), Expect::JsonLines, 3)
+            .unwrap()
+            .unwrap();
+        scan.feed(b"bad query");
+        assert_eq!(scan.captured(), b"bad");
+    }
+}
