@@ -35,7 +35,7 @@ enum Command {
     Coordinator(cmd::coordinator::Args),
     /// Run a worker: registers with a coordinator and executes its share of benchmarks.
     Worker(cmd::worker::Args),
-    /// Talk to a coordinator: submit, status, stop, report, nodes, tune.
+    /// Talk to a coordinator: submit, status, stop, report, nodes.
     #[command(flatten)]
     Client(cmd::client::Command),
 }
