@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{http_get, metric_sum, run, start_target, write_config};
+use common::{http_get, metric_sum, run_bench, start_target};
 use serde_json::Value;
 
 fn open_config(
@@ -40,19 +40,7 @@ spec:
 }
 
 fn run_report(cfg_text: &str) -> (Value, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path(), "bench.yaml", cfg_text);
-    let out_dir = dir.path().join("out");
-    let out = run(
-        &[
-            "run",
-            cfg.to_str().expect("utf-8 path"),
-            "--quiet",
-            "--output",
-            out_dir.to_str().expect("utf-8 path"),
-        ],
-        Duration::from_secs(90),
-    );
+    let (out, out_dir, dir) = run_bench(cfg_text, Duration::from_secs(90));
     assert!(
         out.status.success(),
         "vlbench run failed: {}",

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{http_get, metric_sum, run, start_target, write_config};
+use common::{http_get, metric_sum, run, run_bench, start_target, write_config};
 use serde_json::Value;
 
 /// A closed-model benchmark of several endpoints against `url`.
@@ -60,21 +60,8 @@ fn stderr(out: &std::process::Output) -> String {
 #[test]
 fn report_total_equals_what_the_target_served() {
     let (_target, addr) = start_target(&[]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(
-        dir.path(),
-        "bench.yaml",
+    let (out, out_dir, _dir) = run_bench(
         &closed_config(&format!("http://{addr}"), "3s", ""),
-    );
-    let out_dir = dir.path().join("results");
-    let out = run(
-        &[
-            "run",
-            cfg.to_str().expect("utf-8 path"),
-            "--quiet",
-            "--output",
-            out_dir.to_str().expect("utf-8 path"),
-        ],
         Duration::from_secs(60),
     );
     assert!(out.status.success(), "vlbench run failed: {}", stderr(&out));
@@ -179,23 +166,10 @@ fn unreachable_target_is_a_clear_error_and_exit_1() {
 #[test]
 fn failed_threshold_exits_3() {
     let (_target, addr) = start_target(&[]);
-    let dir = tempfile::tempdir().expect("tempdir");
     // No request answers in under a microsecond: this threshold must fail.
     let thresholds = "  thresholds:\n    - metric: p50_response_time\n      max: 0.000001\n";
-    let cfg = write_config(
-        dir.path(),
-        "bench.yaml",
+    let (out, _out_dir, _dir) = run_bench(
         &closed_config(&format!("http://{addr}"), "2s", thresholds),
-    );
-    let out_dir = dir.path().join("results");
-    let out = run(
-        &[
-            "run",
-            cfg.to_str().expect("utf-8 path"),
-            "--quiet",
-            "--output",
-            out_dir.to_str().expect("utf-8 path"),
-        ],
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));

@@ -183,3 +183,24 @@ pub fn write_config(dir: &Path, name: &str, yaml: &str) -> PathBuf {
     std::fs::write(&path, yaml).expect("write config");
     path
 }
+
+/// Writes `yaml` as `bench.yaml` in a new temporary directory and runs
+/// `vlbench run bench.yaml --quiet --output DIR/results` there. Returns the
+/// process output, the results directory, and the directory guard (the
+/// files live as long as it does).
+pub fn run_bench(yaml: &str, limit: Duration) -> (Output, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), "bench.yaml", yaml);
+    let out_dir = dir.path().join("results");
+    let out = run(
+        &[
+            "run",
+            cfg.to_str().expect("utf-8 path"),
+            "--quiet",
+            "--output",
+            out_dir.to_str().expect("utf-8 path"),
+        ],
+        limit,
+    );
+    (out, out_dir, dir)
+}
