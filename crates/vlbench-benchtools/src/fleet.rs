@@ -185,6 +185,7 @@ pub async fn report_loop(
             metrics: interval_metrics(&iv),
             status: ReportStatus::Running,
             seq,
+            first_seq: None,
             interval: Some(iv),
             error: None,
         };
@@ -198,6 +199,7 @@ pub async fn report_loop(
         metrics: Default::default(),
         status: ReportStatus::Completed,
         seq: intervals,
+        first_seq: Some(0),
         interval: None,
         error: None,
     };

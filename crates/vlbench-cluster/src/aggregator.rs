@@ -4,6 +4,11 @@
 //! node already delivered is ignored, so retried reports are never counted
 //! twice. It computes the live window (last 10 s) from merged histograms.
 //!
+//! With a store, every new report is appended to the task's log before it
+//! is acknowledged, and a task resumed after a coordinator restart is
+//! rebuilt by replaying that log. It also sums, per node, what the S-10
+//! load adjuster needs since its last look ([`NodeWindow`]).
+//!
 //! Must not: decide task states (it tells the caller that a node sent its
 //! final report; the scheduler decides), render report files (`report`), or
 //! be on the heartbeat path.
@@ -15,8 +20,11 @@ use tokio::task::JoinHandle;
 use vlbench_stats::{IntervalStats, RunStats, Summary};
 
 use crate::actor::{self, Gone};
+use crate::adjust::NodeWindow;
 use crate::model::LiveWindow;
 use crate::protocol::{ReportStatus, ResultReport};
+use crate::scheduler::Started;
+use crate::store::Store;
 
 /// Length of the S-11 sliding window, in one-second intervals.
 pub const WINDOW_SECS: u64 = 10;
@@ -55,7 +63,12 @@ pub struct NodeResults {
     pub error: Option<String>,
     /// Intervals the node said it sent but that never arrived.
     pub missing: u64,
+    /// Their numbers (at most [`MAX_MISSING_LISTED`]).
+    pub missing_seqs: Vec<u64>,
 }
+
+/// Most missing interval numbers listed per node.
+pub const MAX_MISSING_LISTED: usize = 1000;
 
 /// A task's merged results.
 #[derive(Clone, Debug)]
@@ -78,7 +91,10 @@ pub struct Accepted {
 struct NodeAgg {
     seen: BTreeSet<u64>,
     results: NodeResults,
-    done: bool,
+    /// Final messages seen, by (first seq, end seq): one per run of the node.
+    finals: BTreeSet<(u64, u64)>,
+    /// Since the load adjuster last looked.
+    window: NodeWindow,
 }
 
 struct TaskAgg {
@@ -90,9 +106,46 @@ struct TaskAgg {
 #[derive(Default)]
 pub struct Aggregator {
     tasks: HashMap<String, TaskAgg>,
+    store: Option<Store>,
 }
 
 impl Aggregator {
+    /// An aggregator logging accepted reports to `store`; the `resumed`
+    /// tasks are reopened and their logged reports replayed.
+    pub fn with_store(store: Option<Store>, resumed: &[Started]) -> Aggregator {
+        let mut a = Aggregator {
+            tasks: HashMap::new(),
+            store: None,
+        };
+        for t in resumed {
+            a.open(&t.task_id, t.query_names.clone(), &t.nodes);
+            let Some(store) = &store else { continue };
+            let reports: Vec<ResultReport> = store.load_reports(&t.task_id).unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                Vec::new()
+            });
+            let n = reports.len();
+            for r in reports {
+                let _ = a.add(r);
+            }
+            tracing::info!(task = %t.task_id, reports = n, "results restored from the report log");
+        }
+        a.store = store;
+        a
+    }
+
+    /// What each node of `task` measured since the last call (for the load
+    /// adjuster); the sums start again from zero.
+    pub fn take_windows(&mut self, task: &str) -> BTreeMap<String, NodeWindow> {
+        let Some(t) = self.tasks.get_mut(task) else {
+            return BTreeMap::new();
+        };
+        t.nodes
+            .iter_mut()
+            .map(|(id, n)| (id.clone(), std::mem::take(&mut n.window)))
+            .collect()
+    }
+
     /// Starts collecting a task's results from `nodes`.
     pub fn open(&mut self, task: &str, query_names: Vec<String>, nodes: &[String]) {
         let n = query_names.len();
@@ -101,7 +154,8 @@ impl Aggregator {
             .map(|id| {
                 let agg = NodeAgg {
                     seen: BTreeSet::new(),
-                    done: false,
+                    finals: BTreeSet::new(),
+                    window: NodeWindow::default(),
                     results: NodeResults {
                         total: IntervalStats::new(n),
                         intervals: 0,
@@ -109,6 +163,7 @@ impl Aggregator {
                         status: ReportStatus::Running,
                         error: None,
                         missing: 0,
+                        missing_seqs: Vec::new(),
                     },
                 };
                 (id.clone(), agg)
@@ -119,8 +174,20 @@ impl Aggregator {
             .insert(task.to_string(), TaskAgg { merged, nodes });
     }
 
-    /// Merges one report (idempotent per node and seq).
+    /// Merges one report (idempotent per node and seq); a new one is logged
+    /// to the store first.
     pub fn add(&mut self, r: ResultReport) -> Result<Accepted, AggError> {
+        let logged = self.store.as_ref().map(|s| (s.clone(), r.clone()));
+        let accepted = self.merge(r)?;
+        if let (true, Some((store, r))) = (accepted.new, logged) {
+            if let Err(e) = store.append_report(&r.task_id, &r) {
+                tracing::warn!("report not logged: {e}");
+            }
+        }
+        Ok(accepted)
+    }
+
+    fn merge(&mut self, r: ResultReport) -> Result<Accepted, AggError> {
         let task = self
             .tasks
             .get_mut(&r.task_id)
@@ -134,16 +201,22 @@ impl Aggregator {
                 node: r.node_id.clone(),
             })?;
         if r.status != ReportStatus::Running {
-            if node.done {
+            let first = r.first_seq.unwrap_or(0);
+            if !node.finals.insert((first, r.seq)) {
                 return Ok(Accepted {
                     new: false,
                     finished: None,
                 });
             }
-            node.done = true;
-            node.results.status = r.status;
-            node.results.error = r.error.clone();
-            node.results.missing = r.seq.saturating_sub(node.seen.len() as u64);
+            let res = &mut node.results;
+            res.status = r.status;
+            res.error = r.error.clone();
+            let gaps = (first..r.seq).filter(|s| !node.seen.contains(s));
+            let gaps: Vec<u64> = gaps
+                .take(MAX_MISSING_LISTED.saturating_sub(res.missing_seqs.len()))
+                .collect();
+            res.missing += (first..r.seq).filter(|s| !node.seen.contains(s)).count() as u64;
+            res.missing_seqs.extend(gaps);
             return Ok(Accepted {
                 new: true,
                 finished: Some((r.status, r.error)),
@@ -170,6 +243,7 @@ impl Aggregator {
                 finished: None,
             });
         }
+        node.window.add(&interval.stats);
         let res = &mut node.results;
         res.total.merge(&interval.stats);
         res.intervals += 1;
@@ -246,6 +320,7 @@ enum Command {
     ),
     Live(String, oneshot::Sender<Option<LiveWindow>>),
     Results(String, oneshot::Sender<Option<TaskResults>>),
+    Windows(String, oneshot::Sender<BTreeMap<String, NodeWindow>>),
 }
 
 /// Handle to the aggregator actor (cheap to clone).
@@ -258,10 +333,9 @@ const NAME: &str = "result aggregator";
 
 impl AggregatorHandle {
     /// Starts the actor; it ends when every handle is dropped.
-    pub fn spawn() -> (AggregatorHandle, JoinHandle<()>) {
+    pub fn spawn(mut a: Aggregator) -> (AggregatorHandle, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel(actor::QUEUE);
         let task = tokio::spawn(async move {
-            let mut a = Aggregator::default();
             while let Some(cmd) = rx.recv().await {
                 match cmd {
                     Command::Open(t, q, n, r) => {
@@ -271,6 +345,7 @@ impl AggregatorHandle {
                     Command::Add(rep, r) => actor::reply(r, a.add(*rep)),
                     Command::Live(t, r) => actor::reply(r, a.live(&t)),
                     Command::Results(t, r) => actor::reply(r, a.results(&t)),
+                    Command::Windows(t, r) => actor::reply(r, a.take_windows(&t)),
                 }
             }
         });
@@ -304,176 +379,13 @@ impl AggregatorHandle {
     pub async fn results(&self, task: String) -> Result<Option<TaskResults>, Gone> {
         actor::call(&self.tx, NAME, |r| Command::Results(task, r)).await
     }
+
+    /// What each node measured since the last call (load adjuster).
+    pub async fn take_windows(&self, task: String) -> Result<BTreeMap<String, NodeWindow>, Gone> {
+        actor::call(&self.tx, NAME, |r| Command::Windows(task, r)).await
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::Metrics;
-    use vlbench_stats::{IntervalReport, Outcome};
-
-    pub(crate) fn interval(seq: u64, latencies_us: &[u64], failed: u64) -> IntervalReport {
-        let mut stats = IntervalStats::new(2);
-        for (i, &l) in latencies_us.iter().enumerate() {
-            let error = (i as u64) < failed;
-            stats.queries[i % 2].record(&Outcome {
-                query: i % 2,
-                latency_us: l,
-                service_us: l,
-                status: if error { 500 } else { 200 },
-                error: error.then_some(vlbench_stats::ErrorClass::Http5xx),
-                bytes: 10,
-                rows: 1,
-            });
-        }
-        IntervalReport {
-            seq,
-            start_unix_ms: 1_000_000 + seq * 1000,
-            duration_ms: 1000,
-            stats,
-        }
-    }
-
-    pub(crate) fn report(
-        node: &str,
-        seq: u64,
-        status: ReportStatus,
-        iv: Option<IntervalReport>,
-    ) -> ResultReport {
-        ResultReport {
-            task_id: "t".into(),
-            node_id: node.into(),
-            timestamp: chrono::Utc::now(),
-            metrics: Metrics::default(),
-            status,
-            seq,
-            interval: iv,
-            error: None,
-        }
-    }
-
-    fn agg() -> Aggregator {
-        let mut a = Aggregator::default();
-        a.open(
-            "t",
-            vec!["q0".into(), "q1".into()],
-            &["a".into(), "b".into()],
-        );
-        a
-    }
-
-    #[test]
-    fn counts_add_up_over_nodes_and_retries_are_ignored() {
-        let mut a = agg();
-        let run = ReportStatus::Running;
-        assert!(
-            a.add(report("a", 0, run, Some(interval(0, &[1000, 2000], 0))))
-                .unwrap()
-                .new
-        );
-        assert!(
-            a.add(report("b", 0, run, Some(interval(0, &[3000], 1))))
-                .unwrap()
-                .new
-        );
-        assert!(
-            !a.add(report("a", 0, run, Some(interval(0, &[1000, 2000], 0))))
-                .unwrap()
-                .new
-        );
-        assert!(
-            a.add(report("a", 1, run, Some(interval(1, &[4000], 0))))
-                .unwrap()
-                .new
-        );
-        let res = a.results("t").unwrap();
-        let total = res.merged.total.total();
-        assert_eq!(total.total(), 4);
-        assert_eq!(total.failed(), 1);
-        assert_eq!(res.nodes["a"].total.total().total(), 3);
-        assert_eq!(res.nodes["a"].intervals, 2);
-        assert_eq!(res.nodes["a"].span_ms, Some((1_000_000, 1_002_000)));
-        assert_eq!(res.merged.intervals[&0].stats.total().total(), 3);
-        assert_eq!(
-            total.latency.max(),
-            res.nodes["a"].total.total().latency.max()
-        );
-    }
-
-    #[test]
-    fn unknown_task_node_and_bad_reports_are_refused() {
-        let mut a = agg();
-        let mut r = report("a", 0, ReportStatus::Running, Some(interval(0, &[1], 0)));
-        r.task_id = "other".into();
-        assert_eq!(a.add(r), Err(AggError::UnknownTask("other".into())));
-        let r = report("c", 0, ReportStatus::Running, Some(interval(0, &[1], 0)));
-        assert!(matches!(a.add(r), Err(AggError::UnknownNode { .. })));
-        let r = report("a", 0, ReportStatus::Running, None);
-        assert!(matches!(a.add(r), Err(AggError::Invalid(m)) if m.contains("interval")));
-        let r = report("a", 3, ReportStatus::Running, Some(interval(0, &[1], 0)));
-        assert!(matches!(a.add(r), Err(AggError::Invalid(m)) if m.contains("seq")));
-        let mut iv = interval(0, &[1], 0);
-        iv.stats = IntervalStats::new(5);
-        let r = report("a", 0, ReportStatus::Running, Some(iv));
-        assert!(matches!(a.add(r), Err(AggError::Invalid(m)) if m.contains("5 queries")));
-    }
-
-    #[test]
-    fn a_final_report_is_reported_once_with_missing_intervals() {
-        let mut a = agg();
-        a.add(report(
-            "a",
-            0,
-            ReportStatus::Running,
-            Some(interval(0, &[1], 0)),
-        ))
-        .unwrap();
-        let done = a
-            .add(report("a", 3, ReportStatus::Completed, None))
-            .unwrap();
-        assert_eq!(done.finished, Some((ReportStatus::Completed, None)));
-        let again = a
-            .add(report("a", 3, ReportStatus::Completed, None))
-            .unwrap();
-        assert_eq!(
-            again,
-            Accepted {
-                new: false,
-                finished: None
-            }
-        );
-        assert_eq!(a.results("t").unwrap().nodes["a"].missing, 2);
-    }
-
-    #[test]
-    fn the_live_window_covers_the_last_ten_seconds() {
-        let mut a = agg();
-        for seq in 0..15 {
-            // Seconds 0..5 are slow and failing; the window must not see them.
-            let (lat, failed) = if seq < 5 { (900_000, 1) } else { (2_000, 0) };
-            a.add(report(
-                "a",
-                seq,
-                ReportStatus::Running,
-                Some(interval(seq, &[lat, lat], failed)),
-            ))
-            .unwrap();
-        }
-        a.add(report(
-            "b",
-            3,
-            ReportStatus::Running,
-            Some(interval(3, &[1], 0)),
-        ))
-        .unwrap();
-        let live = a.live("t").unwrap();
-        assert_eq!(live.last_seq, Some(14));
-        assert_eq!(live.qps, 2.0);
-        assert_eq!(live.error_rate, 0.0);
-        assert!(live.p99_response_time < 3.0, "{}", live.p99_response_time);
-        assert_eq!(live.active_nodes, 1);
-        assert_eq!(live.total_queries, 31);
-        assert_eq!(live.failed_queries, 5);
-        assert_eq!(a.live("nope"), None);
-    }
-}
+#[path = "aggregator_tests.rs"]
+mod tests;

@@ -5,7 +5,8 @@
 //! Handlers only translate between HTTP and the actors: parse, ask, answer.
 //! Every error is an [`AppError`] with a JSON [`ErrorBody`]: 400 for a
 //! malformed or unknown message (naming the field), 404 for an unknown
-//! task or node, 503 while shutting down. Must not: hold state itself.
+//! task or node, 409 for tuning a task that is not running, 503 while
+//! shutting down. Must not: hold state itself.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,7 @@ use crate::model::{SubmitResponse, TaskRecord, TaskStatus};
 use crate::planner::Planner;
 use crate::protocol::{
     ErrorBody, Health, HeartbeatRequest, RegisterRequest, RegisterResponse, ReportAck,
-    ReportStatus, ResultReport,
+    ReportStatus, ResultReport, TuneRequest,
 };
 use crate::registry::RegistryHandle;
 use crate::report::ClusterReport;
@@ -62,6 +63,8 @@ pub enum AppError {
     BadRequest(String, Vec<String>),
     /// Unknown task, node or path.
     NotFound(String),
+    /// The task is not in a state that allows the change.
+    Conflict(String),
     /// The coordinator is shutting down.
     Unavailable(String),
 }
@@ -71,9 +74,22 @@ impl IntoResponse for AppError {
         let (status, error, details) = match self {
             AppError::BadRequest(e, d) => (StatusCode::BAD_REQUEST, e, d),
             AppError::NotFound(e) => (StatusCode::NOT_FOUND, e, vec![]),
+            AppError::Conflict(e) => (StatusCode::CONFLICT, e, vec![]),
             AppError::Unavailable(e) => (StatusCode::SERVICE_UNAVAILABLE, e, vec![]),
         };
         (status, Json(ErrorBody { error, details })).into_response()
+    }
+}
+
+impl From<SchedError> for AppError {
+    fn from(e: SchedError) -> Self {
+        match e {
+            e @ SchedError::UnknownTask(_) => AppError::NotFound(e.to_string()),
+            e @ SchedError::NotRunning { .. } => AppError::Conflict(e.to_string()),
+            e @ (SchedError::Split(_) | SchedError::Invalid(_)) => {
+                AppError::BadRequest(e.to_string(), vec![])
+            }
+        }
     }
 }
 
@@ -95,7 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/nodes/{id}/heartbeat", post(heartbeat))
         .route("/api/v1/tasks/{task_id}/reports", post(report))
         .route("/api/v1/benchmarks", post(submit).get(list_benchmarks))
-        .route("/api/v1/benchmarks/{id}", get(get_benchmark))
+        .route("/api/v1/benchmarks/{id}", get(get_benchmark).patch(tune))
         .route("/api/v1/benchmarks/{id}/stop", post(stop))
         .route("/api/v1/benchmarks/{id}/report", get(get_report))
         .fallback(not_found)
@@ -247,14 +263,7 @@ async fn submit(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> {
         AppError::BadRequest(msg, problems)
     })?;
     let nodes = s.registry.list().await?;
-    let task = s
-        .scheduler
-        .submit(benchmark, text, nodes)
-        .await?
-        .map_err(|e| match e {
-            SchedError::Split(e) => AppError::BadRequest(e.to_string(), vec![]),
-            e @ SchedError::UnknownTask(_) => AppError::NotFound(e.to_string()),
-        })?;
+    let task = s.scheduler.submit(benchmark, text, nodes).await??;
     tracing::info!(task = %task.task_id, "benchmark submitted");
     let body = SubmitResponse {
         task_id: task.task_id.clone(),
@@ -284,13 +293,36 @@ async fn get_benchmark(
 }
 
 async fn stop(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TaskRecord>> {
-    let task = s
-        .scheduler
-        .stop(id)
-        .await?
-        .map_err(|e| AppError::NotFound(e.to_string()))?;
+    let task = s.scheduler.stop(id).await??;
     tracing::info!(task = %task.task_id, "benchmark stopped by the user");
     Ok(Json(task))
+}
+
+/// S-19: `PATCH /api/v1/benchmarks/{id}` with `{"users": N}` and/or
+/// `{"target_qps": Q}`.
+async fn tune(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<TaskRecord>> {
+    let req: TuneRequest = parse(&body, "tuning request")?;
+    validate_tune(&req)?;
+    let mut task = s.scheduler.tune(id.clone(), req).await??;
+    task.live = s.aggregator.live(id).await?;
+    Ok(Json(task))
+}
+
+fn validate_tune(req: &TuneRequest) -> ApiResult<()> {
+    let bad = |m: &str| Err(AppError::BadRequest(m.to_string(), vec![]));
+    match (req.users, req.target_qps) {
+        (None, None) => bad("give `users` (closed model) and/or `target_qps` (req/s)"),
+        (Some(0), _) => bad("`users` must be at least 1; stop the benchmark to end it"),
+        (Some(u), _) if u > 1_000_000 => bad("`users` must be at most 1000000"),
+        (_, Some(q)) if !(q.is_finite() && q > 0.0 && q <= 10_000_000.0) => {
+            bad("`target_qps` must be a number above 0 and at most 10000000")
+        }
+        _ => Ok(()),
+    }
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,5 @@
 //! A typed HTTP client of the coordinator's API, used by workers (protocol
-//! endpoints) and by the CLI (`vlbench submit|status|stop|report|nodes`).
+//! endpoints) and by the CLI (`vlbench submit|status|stop|report|nodes|tune`).
 //!
 //! Must not: retry on its own (callers decide: the worker's reporter
 //! retries with a bounded buffer, the CLI fails fast) or log secrets.
@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::model::{NodeRecord, SubmitResponse, TaskRecord};
 use crate::protocol::{
     ErrorBody, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse, ReportAck,
-    ResultReport,
+    ResultReport, TuneRequest,
 };
 
 /// Why a call to the coordinator failed.
@@ -181,6 +181,12 @@ impl CoordinatorClient {
             &serde_json::json!({}),
         )
         .await
+    }
+
+    /// S-19: changes a running benchmark's users and/or rate from now on.
+    pub async fn tune(&self, id: &str, req: &TuneRequest) -> Result<TaskRecord, ClientError> {
+        let url = format!("{}/api/v1/benchmarks/{id}", self.base);
+        self.json(self.http.patch(&url).json(req), url).await
     }
 
     /// A benchmark's report rendered by the coordinator (json, csv, prometheus).

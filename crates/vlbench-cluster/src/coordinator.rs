@@ -16,14 +16,15 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::actor::Gone;
-use crate::aggregator::AggregatorHandle;
+use crate::adjust::AdjustPolicy;
+use crate::aggregator::{Aggregator, AggregatorHandle};
 use crate::api::{self, AppState};
 use crate::metrics::CoordinatorMetrics;
 use crate::model::TaskStatus;
 use crate::planner::Planner;
 use crate::registry::RegistryHandle;
 use crate::report::ClusterReport;
-use crate::scheduler::{SchedulerConfig, SchedulerHandle};
+use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerHandle};
 use crate::store::{Store, StoreError};
 
 /// Settings of the coordinator role.
@@ -42,6 +43,8 @@ pub struct CoordinatorConfig {
     pub finish_grace: Duration,
     /// How often the control loop runs.
     pub tick: Duration,
+    /// The S-10 load adjuster (period zero turns it off).
+    pub adjust: AdjustPolicy,
     /// Benchmark file → facts.
     pub planner: Arc<dyn Planner>,
 }
@@ -57,6 +60,7 @@ impl CoordinatorConfig {
             start_margin: heartbeat_interval * 2 + Duration::from_secs(1),
             finish_grace: heartbeat_interval * 10 + Duration::from_secs(5),
             tick: (heartbeat_interval / 4).max(Duration::from_millis(50)),
+            adjust: AdjustPolicy::default(),
             planner,
         }
     }
@@ -88,9 +92,13 @@ impl Parts {
         let sched_config = SchedulerConfig {
             start_margin: config.start_margin,
             finish_grace: config.finish_grace,
+            rejoin_grace: config.heartbeat_timeout + config.heartbeat_interval * 2,
         };
-        let (scheduler, t2) = SchedulerHandle::spawn(sched_config, store.clone());
-        let (aggregator, t3) = AggregatorHandle::spawn();
+        let scheduler = Scheduler::new(sched_config, store.clone());
+        let resumed = scheduler.resumed();
+        let (scheduler, t2) = SchedulerHandle::spawn(scheduler);
+        let (aggregator, t3) =
+            AggregatorHandle::spawn(Aggregator::with_store(store.clone(), &resumed));
         let state = AppState {
             registry,
             scheduler,
@@ -128,6 +136,7 @@ pub async fn run(
     let control = tokio::spawn(control_loop(
         parts.state.clone(),
         config.tick,
+        config.adjust,
         stop_loop.clone(),
     ));
     let app = api::router(parts.state.clone());
@@ -140,20 +149,45 @@ pub async fn run(
     served.map_err(CoordinatorError::Serve)
 }
 
-/// HealthChecker: ticks until `stop`.
-pub async fn control_loop(state: AppState, every: Duration, stop: CancellationToken) {
+/// HealthChecker: ticks until `stop`; runs the load adjuster every
+/// `adjust.period`.
+pub async fn control_loop(
+    state: AppState,
+    every: Duration,
+    adjust: AdjustPolicy,
+    stop: CancellationToken,
+) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_adjust = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = interval.tick() => {}
         }
-        if let Err(e) = tick(&state).await {
+        let mut result = tick(&state).await;
+        if !adjust.period.is_zero() && last_adjust.elapsed() >= adjust.period {
+            last_adjust = tokio::time::Instant::now();
+            result = result.and(adjust_tick(&state, &adjust).await);
+        }
+        if let Err(e) = result {
             tracing::debug!("control loop: {e}");
             return;
         }
     }
+}
+
+/// One run of the S-10 load adjuster over every running task (public so
+/// tests step it by hand).
+pub async fn adjust_tick(s: &AppState, policy: &AdjustPolicy) -> Result<(), Gone> {
+    for t in s.scheduler.list().await? {
+        if t.status != TaskStatus::Running {
+            continue;
+        }
+        let windows = s.aggregator.take_windows(t.task_id.clone()).await?;
+        s.scheduler.adjust(t.task_id, windows, *policy).await?;
+    }
+    Ok(())
 }
 
 /// One step of the control loop (public so tests step it by hand).

@@ -7,6 +7,7 @@
 //! - [`model`]: records served by the user API (nodes S-7, tasks S-8, live window S-11).
 //! - [`planner`]: the seam to the config code (the binary implements [`planner::Planner`]).
 //! - [`split`]: cutting one global schedule into per-node shares (S-4, S-9).
+//! - [`adjust`]: the S-10 load adjuster's policy (node-specific rules only).
 //! - [`actor`]: the command/oneshot plumbing of the coordinator's actors.
 //! - [`registry`]: NodeManager + failure detector (S-7, S-12).
 //! - [`scheduler`]: TaskScheduler: tasks, assignments, start and finish (S-8).
@@ -23,6 +24,7 @@
 //! control loop (its parts are actors that own their state).
 
 pub mod actor;
+pub mod adjust;
 pub mod aggregator;
 pub mod api;
 pub mod client;

@@ -86,6 +86,69 @@ pub struct Execution {
     pub end_time: Option<DateTime<Utc>>,
     /// Why the node failed.
     pub error_message: Option<String>,
+    /// When the node was last declared failed (heartbeat timeout), if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<DateTime<Utc>>,
+    /// How many times the node came back after a failure and got a share again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rejoins: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Execution {
+    /// What became of the node, for reports: `completed`, `rejoined` (it
+    /// failed, came back and finished), `failed at T`, or its current
+    /// status while the task runs.
+    pub fn fate(&self) -> String {
+        match (self.status, self.rejoins, self.failed_at) {
+            (TaskStatus::Completed, 0, _) => "completed".into(),
+            (TaskStatus::Completed, _, _) => "rejoined".into(),
+            (TaskStatus::Failed, _, Some(at)) => format!("failed at {}", at.to_rfc3339()),
+            (TaskStatus::Failed, _, None) => match self.end_time {
+                Some(at) => format!("failed at {}", at.to_rfc3339()),
+                None => "failed".into(),
+            },
+            (s, _, _) => s.as_str().into(),
+        }
+    }
+}
+
+/// What kind of change a [`TaskEvent`] records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A node missed its heartbeats: its share was withdrawn (S-12).
+    NodeFailed,
+    /// A failed node was heard from again and got a share again.
+    NodeRejoined,
+    /// The global schedule was re-partitioned over the live nodes (S-13).
+    Rebalanced,
+    /// Users or rate changed by `PATCH /api/v1/benchmarks/{id}` (S-19).
+    Tuned,
+    /// The load adjuster changed a node's weight factor (S-10).
+    WeightChanged,
+    /// The coordinator restarted and resumed the task from its store.
+    Resumed,
+}
+
+/// One change to a running task, kept in its record (newest last, bounded).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskEvent {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub kind: EventKind,
+    /// The node concerned, if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Why, in words (rule and measured values for weight changes).
+    pub message: String,
+    /// Node → weight after the change (rebalance, weight change).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub weights: BTreeMap<String, u32>,
 }
 
 /// S-11 live aggregates over the last `window_seconds` of merged intervals.
@@ -153,6 +216,9 @@ pub struct TaskRecord {
     pub node_assignments: BTreeMap<String, NodeAssignment>,
     /// S-8 per-node executions, keyed by node id.
     pub executions: BTreeMap<String, Execution>,
+    /// Failures, rejoins, rebalances, tuning and weight changes (newest last).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<TaskEvent>,
     /// Live aggregates (filled when served, absent in the store).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveWindow>,

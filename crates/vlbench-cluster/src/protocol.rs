@@ -264,8 +264,14 @@ pub struct ResultReport {
     pub metrics: Metrics,
     /// The node's execution state.
     pub status: ReportStatus,
-    /// Interval number (running) or count of intervals sent (final).
+    /// Interval number (running); in a final message, one past the last
+    /// interval's number (the count of intervals for a node that ran from
+    /// the start).
     pub seq: u64,
+    /// Final message only: the first interval's number (a node that joined
+    /// late starts at the second it joined); absent means 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seq: Option<u64>,
     /// The interval itself with its histograms (running only).
     #[serde(default)]
     pub interval: Option<IntervalReport>,
@@ -304,6 +310,19 @@ pub struct Health {
     pub active_nodes: usize,
     /// Tasks in `running` state.
     pub running_tasks: usize,
+}
+
+/// `PATCH /api/v1/benchmarks/{id}` (S-19): new users and/or rate from now
+/// on. At least one field; unknown fields are refused.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuneRequest {
+    /// Closed model: concurrent users from now on (≥ 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<u32>,
+    /// Open model: arrivals/s; closed model: the rate cap (req/s, > 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_qps: Option<f64>,
 }
 
 /// Unix milliseconds of a wall-clock instant (0 before 1970).

@@ -1,8 +1,13 @@
 //! The final (or so-far) report of a distributed benchmark: vlbench-report's
 //! `Report` built from the fleet's merged `RunStats` with per-node figures in
 //! its `nodes` object, plus a `cluster` object with the split, the per-node
-//! executions and each node's merged statistics (histograms included, so
-//! anyone can re-check that fleet percentiles are those of the union).
+//! executions, the task's events (failures, rebalances, tuning, weight
+//! changes) and each node's merged statistics (histograms included, so
+//! anyone can re-check that fleet percentiles are those of the union), its
+//! fate (`completed`, `failed at T`, `rejoined`), the intervals it produced
+//! that never arrived, and its own schedule ledger (`generator_bound` says
+//! that node could not keep its schedule: its latencies understate the
+//! target's).
 //!
 //! Must not: merge (the aggregator did) or write files (the store and the
 //! CLI client do).
@@ -12,11 +17,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use vlbench_report::{Format, Report, ReportContext};
+use vlbench_report::{Format, Report, ReportContext, ScheduleSummary};
 use vlbench_stats::{IntervalStats, RunStats};
 
 use crate::aggregator::TaskResults;
-use crate::model::{Execution, TaskRecord, TaskStatus};
+use crate::model::{Execution, TaskEvent, TaskRecord, TaskStatus};
 use crate::protocol::{NodeAssignment, ReportStatus};
 
 /// One node's part in the `cluster` object.
@@ -31,6 +36,16 @@ pub struct NodeSection {
     pub intervals: u64,
     /// Intervals it sent that never arrived.
     pub missing: u64,
+    /// Their numbers (at most 1000 listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_seqs: Vec<u64>,
+    /// `completed`, `failed at T` (heartbeat timeout or its own error),
+    /// `rejoined` (failed, came back and finished), or its state while the
+    /// task runs.
+    pub fate: String,
+    /// The node's own schedule ledger; `generator_bound` when it could not
+    /// keep its part of the schedule.
+    pub schedule: ScheduleSummary,
     /// Everything it measured, merged (histograms as base64).
     pub stats: IntervalStats,
 }
@@ -48,6 +63,9 @@ pub struct ClusterSection {
     pub executions: BTreeMap<String, Execution>,
     /// Per-node merged statistics.
     pub nodes: BTreeMap<String, NodeSection>,
+    /// Failures, rejoins, rebalances, tuning and weight changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<TaskEvent>,
 }
 
 /// vlbench-report's `Report` plus the `cluster` object.
@@ -78,11 +96,18 @@ impl ClusterReport {
             .nodes
             .iter()
             .map(|(id, n)| {
+                let fate = task
+                    .executions
+                    .get(id)
+                    .map_or_else(|| "unassigned".to_string(), Execution::fate);
                 let section = NodeSection {
                     status: n.status,
                     error: n.error.clone(),
                     intervals: n.intervals,
                     missing: n.missing,
+                    missing_seqs: n.missing_seqs.clone(),
+                    fate,
+                    schedule: ScheduleSummary::from_ledger(&n.total.ledger),
                     stats: n.total.clone(),
                 };
                 (id.clone(), section)
@@ -96,6 +121,7 @@ impl ClusterReport {
                 node_assignments: task.node_assignments.clone(),
                 executions: task.executions.clone(),
                 nodes,
+                events: task.events.clone(),
             },
         }
     }
@@ -146,7 +172,21 @@ fn context(task: &TaskRecord, results: &TaskResults) -> ReportContext {
         if e.status == TaskStatus::Failed && results.nodes.get(id).is_none_or(|n| n.error.is_none())
         {
             let why = e.error_message.as_deref().unwrap_or("failed");
-            warnings.push(format!("node {id}: {why}"));
+            warnings.push(format!("node {id}: {why} ({})", e.fate()));
+        } else if e.rejoins > 0 {
+            warnings.push(format!(
+                "node {id}: failed and rejoined {} time(s)",
+                e.rejoins
+            ));
+        }
+    }
+    for (id, n) in &results.nodes {
+        let s = ScheduleSummary::from_ledger(&n.total.ledger);
+        if s.generator_bound {
+            let why = s.generator_bound_reason.unwrap_or_default();
+            warnings.push(format!(
+                "node {id} is generator-bound ({why}): it could not keep its schedule, so its latencies understate the target's"
+            ));
         }
     }
     ReportContext {

@@ -85,6 +85,42 @@ pub fn split(
     }
 }
 
+/// Splits `schedule` over `nodes` with chosen weights (a rebalance over the
+/// survivors, or weights scaled by the load adjuster); falls back to the
+/// capacities when the weights would overload a node.
+pub fn split_weighted(
+    nodes: &[(Candidate, u32)],
+    schedule: &Schedule,
+    query_names: &[String],
+) -> Result<BTreeMap<String, NodeAssignment>, SplitError> {
+    if nodes.is_empty() {
+        return Err(SplitError::NoNodes);
+    }
+    let mut nodes: Vec<&(Candidate, u32)> = nodes.iter().collect();
+    nodes.sort_by(|a, b| a.0.node_id.cmp(&b.0.node_id));
+    let weights: Vec<u32> = nodes.iter().map(|(_, w)| (*w).max(1)).collect();
+    let by_capacity: Vec<u32> = nodes
+        .iter()
+        .map(|(n, _)| n.capabilities.max_concurrent_queries.max(1))
+        .collect();
+    let nodes: Vec<&Candidate> = nodes.iter().map(|(n, _)| n).collect();
+    match try_weights(&nodes, &weights, schedule, query_names) {
+        Ok(split) => Ok(split),
+        Err(_) => try_weights(&nodes, &by_capacity, schedule, query_names),
+    }
+}
+
+/// Node → its weight in a split.
+pub fn weights_of(split: &BTreeMap<String, NodeAssignment>) -> BTreeMap<String, u32> {
+    split
+        .iter()
+        .map(|(id, a)| {
+            let w = a.share.weights.get(a.share.index).copied().unwrap_or(1);
+            (id.clone(), w)
+        })
+        .collect()
+}
+
 fn try_weights(
     nodes: &[&Candidate],
     weights: &[u32],
@@ -278,6 +314,23 @@ mod tests {
         }
         let counts: Vec<u64> = shares.iter().map(|s| s.count_below(700)).collect();
         assert_eq!(counts, [100, 200, 400]);
+    }
+
+    #[test]
+    fn a_weighted_split_covers_only_the_given_nodes() {
+        let nodes = [(node("b", 1, 1000), 3), (node("a", 4, 1000), 1)];
+        let split = split_weighted(&nodes, &open(100.0, 40), &names()).unwrap();
+        assert_eq!(split["a"].target_qps, Some(25.0));
+        assert_eq!(split["b"].share.weights, [1, 3]);
+        assert_eq!(weights_of(&split)["b"], 3);
+        // Weights that overload a node fall back to the capacities.
+        let small = [(node("a", 1, 5), 9), (node("b", 1, 100), 1)];
+        let split = split_weighted(&small, &closed(20.0), &names()).unwrap();
+        assert!(split["a"].concurrent_users <= 5);
+        assert_eq!(
+            split_weighted(&[], &closed(1.0), &names()),
+            Err(SplitError::NoNodes)
+        );
     }
 
     #[test]

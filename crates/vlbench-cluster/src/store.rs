@@ -3,9 +3,13 @@
 //! file in the same directory, synced, then renamed), so a crash never leaves
 //! a half-written record.
 //!
-//! Layout: `DIR/tasks/{task_id}.json` (a [`TaskRecord`]) and
-//! `DIR/results/{task_id}.json` (the final cluster report). Must not: hold
-//! state in memory (the actors do) or know about HTTP.
+//! Layout: `DIR/tasks/{task_id}.json` (a [`TaskRecord`]),
+//! `DIR/results/{task_id}.json` (the final cluster report),
+//! `DIR/plans/{task_id}.json` (an unfinished task's plan, with the target's
+//! secret: mode 0600, removed when the task ends) and
+//! `DIR/reports/{task_id}.jsonl` (every accepted result report, appended
+//! before it is acknowledged, replayed when a running task is resumed).
+//! Must not: hold state in memory (the actors do) or know about HTTP.
 
 use std::fs;
 use std::io::Write;
@@ -50,7 +54,7 @@ impl Store {
     /// Opens (creating if needed) a store in `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Store, StoreError> {
         let dir = dir.into();
-        for sub in ["tasks", "results"] {
+        for sub in ["tasks", "results", "plans", "reports"] {
             let path = dir.join(sub);
             fs::create_dir_all(&path).map_err(|source| StoreError::Io { path, source })?;
         }
@@ -76,6 +80,72 @@ impl Store {
             return Ok(None);
         }
         read_json(&path).map(Some)
+    }
+
+    /// Writes (replaces) an unfinished task's plan, readable by the owner only.
+    pub fn save_plan<T: Serialize>(&self, task_id: &str, plan: &T) -> Result<(), StoreError> {
+        let path = self.file("plans", task_id)?;
+        write_json(&path, plan)?;
+        restrict(&path)
+    }
+
+    /// Reads an unfinished task's plan, if stored.
+    pub fn load_plan<T: DeserializeOwned>(&self, task_id: &str) -> Result<Option<T>, StoreError> {
+        let path = self.file("plans", task_id)?;
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_json(&path).map(Some)
+    }
+
+    /// Removes a finished task's plan (it holds the target's secret).
+    pub fn remove_plan(&self, task_id: &str) -> Result<(), StoreError> {
+        let path = self.file("plans", task_id)?;
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(StoreError::Io { path, source: e })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Appends one accepted report to the task's log (one JSON line). The
+    /// write reaches the OS before the report is acknowledged, so a killed
+    /// coordinator loses none.
+    pub fn append_report<T: Serialize>(&self, task_id: &str, report: &T) -> Result<(), StoreError> {
+        let path = self.log(task_id)?;
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut line = serde_json::to_vec(report).map_err(|e| io(std::io::Error::other(e)))?;
+        line.push(b'\n');
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        file.write_all(&line).map_err(io)
+    }
+
+    /// Every report logged for a task, in order; a torn last line (a crash
+    /// mid-write) is skipped.
+    pub fn load_reports<T: DeserializeOwned>(&self, task_id: &str) -> Result<Vec<T>, StoreError> {
+        let path = self.log(task_id)?;
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(StoreError::Io { path, source }),
+        };
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect())
+    }
+
+    fn log(&self, task_id: &str) -> Result<PathBuf, StoreError> {
+        self.file("reports", task_id)
+            .map(|p| p.with_extension("jsonl"))
     }
 
     /// Reads every stored task record, in file name order.
@@ -119,6 +189,23 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
     fs::rename(&tmp, path).map_err(io)
 }
 
+/// Makes a file readable by its owner only (it holds a secret).
+fn restrict(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|source| {
+            StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
     let bytes = fs::read(path).map_err(|source| StoreError::Io {
         path: path.to_path_buf(),
@@ -160,6 +247,7 @@ mod tests {
             },
             node_assignments: Default::default(),
             executions: Default::default(),
+            events: Vec::new(),
             live: None,
         }
     }
@@ -188,6 +276,48 @@ mod tests {
         assert_eq!(again.load_result("b-2").unwrap(), None);
         // No temporary file is left behind.
         assert!(!dir.path().join("tasks/b-1.json.tmp").exists());
+    }
+
+    #[test]
+    fn plans_and_report_logs_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .save_plan("t-1", &serde_json::json!({"token": "s"}))
+            .unwrap();
+        let plan: Option<serde_json::Value> = store.load_plan("t-1").unwrap();
+        assert_eq!(plan, Some(serde_json::json!({"token": "s"})));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join("plans/t-1.json"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        store.remove_plan("t-1").unwrap();
+        store.remove_plan("t-1").unwrap();
+        assert_eq!(store.load_plan::<serde_json::Value>("t-1").unwrap(), None);
+        store
+            .append_report("t-1", &serde_json::json!({"seq": 0}))
+            .unwrap();
+        store
+            .append_report("t-1", &serde_json::json!({"seq": 1}))
+            .unwrap();
+        // A torn last line is skipped.
+        let log = dir.path().join("reports/t-1.jsonl");
+        let mut f = fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(b"{\"seq\": 2").unwrap();
+        let seqs: Vec<serde_json::Value> = store.load_reports("t-1").unwrap();
+        assert_eq!(
+            seqs,
+            [serde_json::json!({"seq": 0}), serde_json::json!({"seq": 1})]
+        );
+        assert!(store
+            .load_reports::<serde_json::Value>("none")
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The coordinator's API through its router (`oneshot`, no socket):
 //! registration, heartbeats, malformed and unknown messages, splitting and
-//! capacity errors, reports, live figures, stop and the final report.
+//! capacity errors, reports, live figures, stop and the final report, live
+//! tuning (PATCH) and rebalancing after a node failure (paused time).
 
 mod common;
 
@@ -121,6 +122,7 @@ fn report(
         metrics: Metrics::default(),
         status,
         seq,
+        first_seq: None,
         interval: iv,
         error: None,
     })
@@ -358,5 +360,112 @@ async fn a_benchmark_is_split_merged_stopped_and_reported() {
         metrics.contains("vlbench_coordinator_active_nodes 2"),
         "{metrics}"
     );
+    api.shutdown().await;
+}
+
+async fn running_task(api: &Api) -> String {
+    api.register("w1", 1, 100).await;
+    api.register("w2", 3, 100).await;
+    let (status, body, _) = api
+        .call(Method::POST, "/api/v1/benchmarks", common::file(8, 2))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["task_id"].as_str().unwrap().to_string();
+    tick(&api.state).await.unwrap();
+    id
+}
+
+async fn patch(api: &Api, id: &str, body: &str) -> (StatusCode, Value) {
+    let path = format!("/api/v1/benchmarks/{id}");
+    let (s, v, _) = api.call(Method::PATCH, &path, body.to_string()).await;
+    (s, v)
+}
+
+#[tokio::test]
+async fn a_running_benchmark_is_tuned_with_patch() {
+    let api = Api::new();
+    api.register("w0", 1, 100).await;
+    let (_, pending, _) = api
+        .call(Method::POST, "/api/v1/benchmarks", common::file(2, 5))
+        .await;
+    let pending = pending["task_id"].as_str().unwrap().to_string();
+    let (status, body) = patch(&api, &pending, r#"{"users": 3}"#).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("pending"),
+        "{body}"
+    );
+
+    let id = running_task(&api).await;
+    let (_, before) = api.heartbeat("w1", Some(&id)).await;
+    let (status, task) = patch(&api, &id, r#"{"users": 12}"#).await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let last = task["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "tuned");
+    let (_, hb) = api.heartbeat("w1", Some(&id)).await;
+    assert!(hb["version"].as_u64() > before["version"].as_u64());
+    let users: u64 = hb["assignment"]["node_assignments"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n["concurrent_users"].as_u64().unwrap())
+        .sum();
+    assert_eq!(users, 12);
+
+    for (body, needle) in [
+        ("{}", "users"),
+        (r#"{"users": 0}"#, "at least 1"),
+        (r#"{"users": "many"}"#, "`users`"),
+        (r#"{"target_qps": -1}"#, "target_qps"),
+        (r#"{"qps": 10}"#, "unknown field"),
+        ("not json", "malformed tuning request"),
+        (r#"{"users": 100000}"#, "concurrent users"),
+    ] {
+        let (status, err) = patch(&api, &id, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {err}");
+        let msg = err["error"].as_str().unwrap();
+        assert!(msg.contains(needle), "{body}: {msg}");
+    }
+    let (status, err) = patch(&api, "nope-1", r#"{"users": 3}"#).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{err}");
+    api.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_nodes_share_moves_to_the_live_node() {
+    let api = Api::new();
+    let id = running_task(&api).await;
+    // w1 keeps heartbeating; w2 goes silent past the 5 s timeout.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        api.heartbeat("w1", Some(&id)).await;
+        tick(&api.state).await.unwrap();
+    }
+    let (_, nodes) = api.get("/api/v1/nodes").await;
+    let w2 = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node_id"] == "w2")
+        .unwrap();
+    assert_eq!(w2["status"], "failed");
+    let (_, task) = api.get(&format!("/api/v1/benchmarks/{id}")).await;
+    assert_eq!(task["status"], "running");
+    assert_eq!(task["executions"]["w2"]["status"], "failed");
+    assert!(task["executions"]["w2"]["failed_at"].is_string());
+    let (_, hb) = api.heartbeat("w1", Some(&id)).await;
+    let split = &hb["assignment"]["node_assignments"];
+    assert_eq!(split["w1"]["concurrent_users"], 8, "w1 carries every user");
+    assert!(split.get("w2").is_none());
+    // w2 is back: it gets a share again.
+    api.heartbeat("w2", None).await;
+    tick(&api.state).await.unwrap();
+    let (_, hb) = api.heartbeat("w2", Some(&id)).await;
+    assert_eq!(
+        hb["assignment"]["node_assignments"]["w2"]["concurrent_users"],
+        6
+    );
+    let (_, task) = api.get(&format!("/api/v1/benchmarks/{id}")).await;
+    assert_eq!(task["executions"]["w2"]["rejoins"], 1);
     api.shutdown().await;
 }

@@ -5,10 +5,10 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use vlbench_cluster::model::{NodeRecord, SubmitResponse, TaskRecord};
+use vlbench_cluster::model::{EventKind, NodeRecord, SubmitResponse, TaskEvent, TaskRecord};
 use vlbench_cluster::protocol::{
     ErrorBody, Health, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse,
-    ReportAck, ReportStatus, ResultReport,
+    ReportAck, ReportStatus, ResultReport, TuneRequest,
 };
 
 const DOC: &str = include_str!(concat!(
@@ -97,6 +97,14 @@ fn every_documented_message_parses() {
             "report-response" => drop(check::<ReportAck>(tag, text)),
             "submit-response" => drop(check::<SubmitResponse>(tag, text)),
             "task-record" => drop(check::<TaskRecord>(tag, text)),
+            "task-events" => {
+                let events = check::<Vec<TaskEvent>>(tag, text);
+                assert_eq!(events[0].kind, EventKind::NodeFailed);
+            }
+            "tune-request" => {
+                let t = check::<TuneRequest>(tag, text);
+                assert_eq!((t.users, t.target_qps), (Some(20), Some(150.0)));
+            }
             "node-record" => drop(check::<NodeRecord>(tag, text)),
             "health" => drop(check::<Health>(tag, text)),
             other => panic!("example tag {other:?} has no type in this test"),
@@ -114,6 +122,8 @@ fn every_documented_message_parses() {
         "report-response",
         "submit-response",
         "task-record",
+        "task-events",
+        "tune-request",
         "node-record",
         "health",
     ] {

@@ -75,7 +75,8 @@ async fn intervals_and_the_final_message_reach_the_aggregator_once() {
     tx.send(Item::Final {
         status: ReportStatus::Completed,
         error: None,
-        intervals: 5,
+        first_seq: 0,
+        end_seq: 5,
     })
     .await
     .unwrap();

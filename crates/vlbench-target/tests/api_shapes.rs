@@ -115,7 +115,15 @@ fn check(name: &str, fx: &Value, ours: &Resp) {
             for line in ours.body.lines() {
                 let o: Value =
                     serde_json::from_str(line).unwrap_or_else(|e| panic!("{name}: {e}: {line}"));
-                let t: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+                let mut t: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+                // Journal rows carry no `trace_id`, in the recorded data set
+                // (`gen_logs.py`) as in ours; which row `* | limit 1` meets
+                // depends on the clock, so such a row is compared without it.
+                if o["job"] == "loki.source.journal" {
+                    if let Some(obj) = t.as_object_mut() {
+                        obj.remove("trace_id");
+                    }
+                }
                 assert_same_shape(&t, &o, name);
             }
         }

@@ -6,23 +6,29 @@
 //! Must not: merge results (the aggregator does) or track node liveness (the
 //! registry does; the tick receives a snapshot of it).
 
+mod live;
+#[cfg(test)]
+mod live_tests;
+mod persist;
 mod state;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use live::Member;
+pub use persist::PlanState;
 pub use state::{redact, SchedError, Scheduler, SchedulerConfig, Started, TickOutcome};
 
 use crate::actor::{self, Gone};
+use crate::adjust::{AdjustPolicy, NodeWindow};
 use crate::model::{NodeRecord, TaskRecord};
 use crate::planner::Benchmark;
-use crate::protocol::{HeartbeatResponse, ReportStatus};
-use crate::store::Store;
+use crate::protocol::{HeartbeatResponse, ReportStatus, TuneRequest};
 
 type Reply<T> = oneshot::Sender<T>;
 
@@ -36,6 +42,13 @@ enum Command {
     Heartbeat(String, Option<String>, Reply<HeartbeatResponse>),
     NodeFinished(String, String, ReportStatus, Option<String>, Reply<()>),
     Stop(String, Reply<Result<TaskRecord, SchedError>>),
+    Tune(String, TuneRequest, Reply<Result<TaskRecord, SchedError>>),
+    Adjust(
+        String,
+        BTreeMap<String, NodeWindow>,
+        AdjustPolicy,
+        Reply<usize>,
+    ),
     Get(String, Reply<Option<TaskRecord>>),
     List(Reply<Vec<TaskRecord>>),
     NodeTasks(Reply<HashMap<String, String>>),
@@ -50,20 +63,36 @@ pub struct SchedulerHandle {
 const NAME: &str = "task scheduler";
 
 impl SchedulerHandle {
-    /// Starts the actor (loading stored tasks); it ends when every handle is
-    /// dropped.
-    pub fn spawn(
-        config: SchedulerConfig,
-        store: Option<Store>,
-    ) -> (SchedulerHandle, JoinHandle<()>) {
+    /// Starts the actor over a scheduler (with its stored tasks loaded);
+    /// it ends when every handle is dropped.
+    pub fn spawn(mut s: Scheduler) -> (SchedulerHandle, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel(actor::QUEUE);
         let task = tokio::spawn(async move {
-            let mut s = Scheduler::new(config, store);
             while let Some(cmd) = rx.recv().await {
                 serve(&mut s, cmd);
             }
         });
         (SchedulerHandle { tx }, task)
+    }
+
+    /// S-19: new users and/or rate for a running task from now on.
+    pub async fn tune(
+        &self,
+        id: String,
+        req: TuneRequest,
+    ) -> Result<Result<TaskRecord, SchedError>, Gone> {
+        actor::call(&self.tx, NAME, |r| Command::Tune(id, req, r)).await
+    }
+
+    /// S-10: applies the load adjuster's policy to a task; returns how many
+    /// weights changed.
+    pub async fn adjust(
+        &self,
+        id: String,
+        windows: BTreeMap<String, NodeWindow>,
+        policy: AdjustPolicy,
+    ) -> Result<usize, Gone> {
+        actor::call(&self.tx, NAME, |r| Command::Adjust(id, windows, policy, r)).await
     }
 
     /// Accepts a benchmark (`config` is the file's text, sent to workers).
@@ -144,6 +173,12 @@ fn serve(s: &mut Scheduler, cmd: Command) {
             actor::reply(r, ());
         }
         Command::Stop(id, r) => actor::reply(r, s.stop(&id, now)),
+        Command::Tune(id, req, r) => {
+            actor::reply(r, s.tune(&id, &req, std::time::SystemTime::now()))
+        }
+        Command::Adjust(id, windows, policy, r) => {
+            actor::reply(r, s.adjust(&id, &windows, &policy))
+        }
         Command::Get(id, r) => actor::reply(r, s.get(&id)),
         Command::List(r) => actor::reply(r, s.list()),
         Command::NodeTasks(r) => actor::reply(r, s.node_tasks()),

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 use vlbench_workload::Schedule;
 
+use super::live::Member;
 use crate::model::{Execution, NodeRecord, TaskRecord, TaskStatus};
 use crate::planner::Benchmark;
 use crate::protocol::{unix_ms, Assignment, Auth, GlobalConfig, HeartbeatResponse, ReportStatus};
@@ -26,6 +27,9 @@ pub struct SchedulerConfig {
     pub start_margin: Duration,
     /// How long after the scheduled end the final reports may still come.
     pub finish_grace: Duration,
+    /// After a coordinator restart, how long a resumed task waits for its
+    /// nodes to register again before they count as failed.
+    pub rejoin_grace: Duration,
 }
 
 /// Why a request to the scheduler was refused.
@@ -37,6 +41,17 @@ pub enum SchedError {
     /// The benchmark does not fit on the nodes there are.
     #[error(transparent)]
     Split(#[from] SplitError),
+    /// The task is not running (tuning a finished or pending task).
+    #[error("benchmark {id:?} is {status} and cannot be tuned; only a running benchmark can")]
+    NotRunning {
+        /// The task.
+        id: String,
+        /// Its state (or why it cannot change).
+        status: String,
+    },
+    /// A tuning request that does not fit the benchmark.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// A task that just started: the aggregator must open it.
@@ -59,26 +74,33 @@ pub struct TickOutcome {
     pub finished: Vec<TaskRecord>,
 }
 
-struct Task {
-    record: TaskRecord,
-    config: String,
-    schedule: Schedule,
-    global: GlobalConfig,
-    start_timeout: Duration,
-    submitted: Instant,
-    deadline: Option<Instant>,
-    assignment: Option<Assignment>,
+pub(super) struct Task {
+    pub(super) record: TaskRecord,
+    pub(super) config: String,
+    /// The global schedule, retargeted by tuning.
+    pub(super) schedule: Schedule,
+    pub(super) global: GlobalConfig,
+    pub(super) start_timeout: Duration,
+    pub(super) submitted: Instant,
+    pub(super) deadline: Option<Instant>,
+    pub(super) assignment: Option<Assignment>,
+    /// Every node that carried a share: weight, factor, whether it is live.
+    pub(super) members: BTreeMap<String, Member>,
+    /// Set when the coordinator restarted and resumed this task.
+    pub(super) resumed: Option<Instant>,
+    /// A node failed by its own report: re-partition at the next tick.
+    pub(super) dirty: bool,
 }
 
 /// Every task and the node → task map.
 pub struct Scheduler {
-    tasks: BTreeMap<String, Task>,
-    node_task: HashMap<String, String>,
-    versions: HashMap<String, u64>,
-    next_version: u64,
-    next_id: u64,
-    config: SchedulerConfig,
-    store: Option<Store>,
+    pub(super) tasks: BTreeMap<String, Task>,
+    pub(super) node_task: HashMap<String, String>,
+    pub(super) versions: HashMap<String, u64>,
+    pub(super) next_version: u64,
+    pub(super) next_id: u64,
+    pub(super) config: SchedulerConfig,
+    pub(super) store: Option<Store>,
 }
 
 impl Scheduler {
@@ -98,39 +120,6 @@ impl Scheduler {
         };
         s.restore();
         s
-    }
-
-    fn restore(&mut self) {
-        let Some(store) = &self.store else { return };
-        let records = match store.load_tasks() {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!("{e}");
-                return;
-            }
-        };
-        for mut record in records {
-            if !record.status.is_terminal() {
-                let was = record.status.as_str();
-                record.status = TaskStatus::Failed;
-                record.end_time = Some(Utc::now());
-                record.error_message = Some(format!(
-                    "the coordinator restarted while the task was {was}"
-                ));
-            }
-            let task = Task {
-                config: String::new(),
-                schedule: empty_schedule(),
-                global: record.global_config.clone(),
-                start_timeout: Duration::ZERO,
-                submitted: Instant::now(),
-                deadline: None,
-                assignment: None,
-                record,
-            };
-            self.persist(&task.record);
-            self.tasks.insert(task.record.task_id.clone(), task);
-        }
     }
 
     /// Accepts a benchmark as a pending task. When enough idle nodes are
@@ -170,11 +159,12 @@ impl Scheduler {
             global_config: redact(&b.global_config),
             node_assignments: BTreeMap::new(),
             executions: BTreeMap::new(),
+            events: Vec::new(),
             live: None,
         };
         self.persist(&record);
         self.tasks.insert(
-            task_id,
+            task_id.clone(),
             Task {
                 record: record.clone(),
                 config,
@@ -184,13 +174,17 @@ impl Scheduler {
                 submitted: now,
                 deadline: None,
                 assignment: None,
+                members: BTreeMap::new(),
+                resumed: None,
+                dirty: false,
             },
         );
+        self.persist_plan(&task_id);
         Ok(record)
     }
 
     /// Alive nodes not part of a task, as split candidates.
-    fn idle(&self, nodes: &[NodeRecord]) -> Vec<Candidate> {
+    pub(super) fn idle(&self, nodes: &[NodeRecord]) -> Vec<Candidate> {
         nodes
             .iter()
             .filter(|n| n.status.is_alive() && !self.node_task.contains_key(&n.node_id))
@@ -260,9 +254,18 @@ impl Scheduler {
             self.node_task.insert(n.clone(), id.to_string());
             self.bump(n);
         }
+        let weights = split::weights_of(&split);
+        let members = idle
+            .into_iter()
+            .filter_map(|c| {
+                let base = *weights.get(&c.node_id)?;
+                Some((c.node_id.clone(), Member::new(c.capabilities, base)))
+            })
+            .collect();
         let Some(task) = self.tasks.get_mut(id) else {
             return;
         };
+        task.members = members;
         task.deadline = Some(deadline);
         task.assignment = Some(assignment);
         let r = &mut task.record;
@@ -277,6 +280,8 @@ impl Scheduler {
                     start_time,
                     end_time: None,
                     error_message: None,
+                    failed_at: None,
+                    rejoins: 0,
                 };
                 (n.clone(), e)
             })
@@ -289,8 +294,12 @@ impl Scheduler {
         });
         let record = r.clone();
         self.persist(&record);
+        self.persist_plan(id);
     }
 
+    /// Fails nodes gone silent (or late at the end), gives nodes that came
+    /// back a share again, and re-partitions the load over the live nodes
+    /// when that changed (S-12, S-13).
     fn check_running(
         &mut self,
         id: &str,
@@ -298,29 +307,46 @@ impl Scheduler {
         now: Instant,
         out: &mut TickOutcome,
     ) {
-        let alive: HashMap<&str, bool> = nodes
-            .iter()
-            .map(|n| (n.node_id.as_str(), n.status.is_alive()))
-            .collect();
+        let alive: HashMap<&str, &NodeRecord> =
+            nodes.iter().map(|n| (n.node_id.as_str(), n)).collect();
         let Some(task) = self.tasks.get_mut(id) else {
             return;
         };
         let late = task.deadline.is_some_and(|d| now > d);
+        let waiting = task
+            .resumed
+            .is_some_and(|r| now < r + self.config.rejoin_grace);
+        let open = !late && !task.record.stopped && task.assignment.is_some();
         let mut lost = Vec::new();
+        let mut back = Vec::new();
         for (node, exec) in &mut task.record.executions {
+            let record = alive.get(node.as_str());
+            let is_alive = record.is_some_and(|n| n.status.is_alive());
             if exec.status.is_terminal() {
+                let idle = !self.node_task.contains_key(node);
+                let failed = exec.status == TaskStatus::Failed && exec.failed_at.is_some();
+                if open && is_alive && idle && failed {
+                    back.push(node.clone());
+                }
                 continue;
             }
-            let why = if !alive.get(node.as_str()).copied().unwrap_or(false) {
+            // Unknown to the registry right after a restart: not yet back.
+            let returning = record.is_none() && waiting;
+            let gone = !(is_alive || returning);
+            let why = if gone {
                 "no heartbeat within the heartbeat timeout (node failed or went offline)"
             } else if late {
                 "no final report before the task's deadline (scheduled end + grace)"
             } else {
                 continue;
             };
+            let wall = Utc::now();
             exec.status = TaskStatus::Failed;
-            exec.end_time = Some(Utc::now());
+            exec.end_time = Some(wall);
             exec.error_message = Some(why.to_string());
+            if !late {
+                exec.failed_at = Some(wall);
+            }
             lost.push(node.clone());
         }
         for node in &lost {
@@ -328,6 +354,9 @@ impl Scheduler {
                 self.node_task.remove(node);
                 self.bump(node);
             }
+        }
+        if open {
+            self.rebalance(id, &lost, &back, &alive, out);
         }
         self.finish_if_done(id, out);
     }
@@ -342,6 +371,10 @@ impl Scheduler {
         {
             return;
         }
+        let completed = execs
+            .values()
+            .filter(|e| e.status == TaskStatus::Completed)
+            .count();
         let failed: Vec<String> = execs
             .values()
             .filter(|e| e.status == TaskStatus::Failed)
@@ -362,14 +395,20 @@ impl Scheduler {
                 execs.len(),
                 failed.join("; ")
             );
-            (TaskStatus::Failed, Some(msg))
+            if completed > 0 {
+                // The live nodes took the failed nodes' share and finished.
+                let msg = format!("{msg}; their load was moved to the live nodes");
+                (TaskStatus::Completed, Some(msg))
+            } else {
+                (TaskStatus::Failed, Some(msg))
+            }
         };
         out.finished.extend(self.finish(id, status, msg));
     }
 
     /// Ends a task: status, end time, frees its nodes (their assignment
     /// becomes empty under a new version).
-    fn finish(
+    pub(super) fn finish(
         &mut self,
         id: &str,
         status: TaskStatus,
@@ -392,10 +431,15 @@ impl Scheduler {
         task.record.error_message = error;
         let record = task.record.clone();
         self.persist(&record);
+        if let Some(store) = &self.store {
+            if let Err(e) = store.remove_plan(id) {
+                tracing::warn!("{e}");
+            }
+        }
         Some(record)
     }
 
-    fn bump(&mut self, node: &str) {
+    pub(super) fn bump(&mut self, node: &str) {
         self.next_version += 1;
         self.versions.insert(node.to_string(), self.next_version);
     }
@@ -445,6 +489,13 @@ impl Scheduler {
         };
         exec.end_time = Some(Utc::now());
         exec.error_message = error;
+        if status == ReportStatus::Failed && task.assignment.is_some() {
+            // Its share must move to the live nodes at the next tick.
+            if let Some(m) = task.members.get_mut(node) {
+                m.live = false;
+            }
+            task.dirty = true;
+        }
         if self.node_task.get(node).is_some_and(|t| t == id) {
             self.node_task.remove(node);
             self.bump(node);
@@ -498,7 +549,7 @@ impl Scheduler {
         self.node_task.clone()
     }
 
-    fn persist(&self, record: &TaskRecord) {
+    pub(super) fn persist(&self, record: &TaskRecord) {
         if let Some(store) = &self.store {
             if let Err(e) = store.save_task(record) {
                 tracing::warn!("{e}");
@@ -507,7 +558,7 @@ impl Scheduler {
     }
 }
 
-fn millis(d: Duration) -> u64 {
+pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -543,7 +594,7 @@ pub fn redact(g: &GlobalConfig) -> GlobalConfig {
     }
 }
 
-fn empty_schedule() -> Schedule {
+pub(super) fn empty_schedule() -> Schedule {
     Schedule {
         model: vlbench_workload::Model::Closed {
             think_time: Duration::ZERO,

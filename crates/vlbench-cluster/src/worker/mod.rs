@@ -2,10 +2,14 @@
 //!
 //! NodeRegistrar: registers (again after a coordinator restart) and
 //! heartbeats; each heartbeat answer carries the node's assignment, applied
-//! when its version is newer. A run is stopped when the assignment is
+//! when its version is newer: a new task starts a run, a newer version of
+//! the running task (rebalance, tuning, weight change) is handed to the
+//! running engine as a live update. A run is stopped when the assignment is
 //! withdrawn or replaced, when the coordinator has been unreachable for
 //! longer than the orphan timeout (no load without a controller), and on
-//! shutdown. The worker serves its own `/health` and `/metrics`.
+//! shutdown. An orphaned run's reporter keeps its unsent reports (bounded)
+//! and delivers them when the coordinator is back (it gives up after 10
+//! orphan timeouts). The worker serves its own `/health` and `/metrics`.
 //!
 //! Layout: [`caps`] (capabilities), [`executor`] (one run: engine +
 //! metrics), [`reporter`] (ordered, bounded, retried result reports).
@@ -15,7 +19,6 @@ pub mod caps;
 pub mod executor;
 pub mod reporter;
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,10 +27,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use vlbench_engine::TargetOptions;
+use vlbench_engine::{LiveUpdate, TargetOptions};
 use vlbench_workload::Workload;
 
 use crate::client::{ClientError, CoordinatorClient};
@@ -38,6 +42,9 @@ use crate::protocol::{
 };
 use executor::{Execution, Progress};
 use reporter::ReporterConfig;
+
+/// How often an unreachable coordinator is reported again.
+const REPEAT_WARNING: Duration = Duration::from_secs(30);
 
 /// What a worker's engine needs besides its share, schedule and start.
 pub struct EngineParts {
@@ -92,6 +99,7 @@ struct Running {
     handle: JoinHandle<()>,
     progress: Arc<Progress>,
     load: f64,
+    updates: watch::Sender<LiveUpdate>,
 }
 
 struct Agent {
@@ -99,9 +107,15 @@ struct Agent {
     client: CoordinatorClient,
     metrics: Arc<WorkerMetrics>,
     running: Option<Running>,
+    /// Runs stopped by the orphan timeout whose reporters still wait for
+    /// the coordinator.
+    orphaned: Vec<JoinHandle<()>>,
     applied: u64,
     interval: Duration,
 }
+
+/// How long a shutting-down worker waits for its reporters.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(10);
 
 /// Runs the worker until `shutdown`; `listener` serves /health and /metrics.
 pub async fn run(
@@ -125,11 +139,16 @@ pub async fn run(
         client,
         metrics,
         running: None,
+        orphaned: Vec::new(),
         applied: 0,
         interval: Duration::from_secs(1),
     };
     agent.main_loop(&shutdown).await;
-    agent.stop_run().await;
+    agent.orphan_run();
+    let flush = futures_join(std::mem::take(&mut agent.orphaned));
+    if tokio::time::timeout(SHUTDOWN_FLUSH, flush).await.is_err() {
+        tracing::warn!("unsent reports abandoned at shutdown after {SHUTDOWN_FLUSH:?}");
+    }
     agent.goodbye().await;
     if let Some(s) = server {
         if let Ok(Err(e)) = s.await {
@@ -137,6 +156,12 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+async fn futures_join(handles: Vec<JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
+    }
 }
 
 fn health_router(metrics: Arc<WorkerMetrics>) -> Router {
@@ -193,6 +218,10 @@ impl Agent {
             return;
         }
         let mut last_ok = Instant::now();
+        // When the last "heartbeat failed" line was written: an unreachable
+        // coordinator is reported once, then every `REPEAT_WARNING`, not on
+        // every beat.
+        let mut warned: Option<Instant> = None;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -205,12 +234,19 @@ impl Agent {
             {
                 self.stop_run().await;
             }
+            self.orphaned.retain(|h| !h.is_finished());
             match self
                 .client
                 .heartbeat(&self.config.node_id, &self.heartbeat(None))
                 .await
             {
                 Ok(answer) => {
+                    if warned.take().is_some() {
+                        tracing::info!(
+                            "coordinator reachable again after {:.1} s",
+                            last_ok.elapsed().as_secs_f64()
+                        );
+                    }
                     last_ok = Instant::now();
                     self.apply(answer).await;
                 }
@@ -223,13 +259,19 @@ impl Agent {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!("heartbeat failed: {e}");
+                    if warned.is_none_or(|w| w.elapsed() >= REPEAT_WARNING) {
+                        tracing::warn!(
+                            "heartbeat failed ({:.1} s without the coordinator): {e}",
+                            last_ok.elapsed().as_secs_f64()
+                        );
+                        warned = Some(Instant::now());
+                    }
                     if self.running.is_some() && last_ok.elapsed() > self.config.orphan_timeout {
                         tracing::warn!(
                             "coordinator unreachable for {:?}: stopping the load (orphan timeout)",
                             self.config.orphan_timeout
                         );
-                        self.stop_run().await;
+                        self.orphan_run();
                     }
                 }
             }
@@ -238,7 +280,6 @@ impl Agent {
 
     fn heartbeat(&self, status: Option<NodeStatus>) -> HeartbeatRequest {
         let r = self.running.as_ref();
-        let intervals = r.map_or(0, |r| r.progress.intervals.load(Ordering::Relaxed));
         HeartbeatRequest {
             status: status.unwrap_or(if r.is_some() {
                 NodeStatus::Busy
@@ -248,7 +289,7 @@ impl Agent {
             current_load: r.map_or(0.0, |r| r.load),
             assignment_version: self.applied,
             task_id: r.map(|r| r.task_id.clone()),
-            last_seq: intervals.checked_sub(1),
+            last_seq: r.and_then(|r| r.progress.last_seq()),
             performance_metrics: r
                 .and_then(|r| r.progress.latest.lock().ok().and_then(|m| m.clone())),
         }
@@ -265,16 +306,41 @@ impl Agent {
             self.stop_run().await;
         }
         let Some(a) = answer.assignment else { return };
-        if self.running.is_some() || answer.version <= self.applied {
+        if answer.version <= self.applied {
             return;
         }
         self.applied = answer.version;
-        let Some(node) = a.node_assignments.get(&self.config.node_id) else {
-            return;
-        };
+        let update = executor::live_update(&a, &self.config.node_id);
+        let users = a
+            .node_assignments
+            .get(&self.config.node_id)
+            .map_or(0, |n| n.concurrent_users);
         let max = f64::from(self.config.capabilities.max_concurrent_queries.max(1));
-        let load = (f64::from(node.concurrent_users) / max).clamp(0.0, 1.0);
-        tracing::info!(task = %a.task_id, users = node.concurrent_users, "assignment received");
+        let load = (f64::from(users) / max).clamp(0.0, 1.0);
+        if let Some(r) = &mut self.running {
+            match update {
+                Ok(u) if *r.updates.borrow() == u => {}
+                Ok(u) => {
+                    tracing::info!(task = %a.task_id, version = answer.version, users, "assignment changed: applied to the running engine");
+                    r.load = load;
+                    r.updates.send_replace(u);
+                }
+                Err(e) => {
+                    tracing::info!(task = %a.task_id, "share withdrawn ({e}): stopping the load");
+                    self.stop_run().await;
+                }
+            }
+            return;
+        }
+        let update = match update {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(task = %a.task_id, "assignment ignored: {e}");
+                return;
+            }
+        };
+        tracing::info!(task = %a.task_id, users, "assignment received");
+        let (updates, updates_rx) = watch::channel(update);
         let progress = Arc::new(Progress::default());
         let cancel = CancellationToken::new();
         let task_id = a.task_id.clone();
@@ -288,11 +354,12 @@ impl Agent {
                 task_id: task_id.clone(),
                 node_id: self.config.node_id.clone(),
                 capacity: self.config.report_buffer,
-                give_up: self.config.orphan_timeout,
+                give_up: self.config.orphan_timeout * 10,
                 metrics: self.metrics.clone(),
             },
             progress: progress.clone(),
             assignment: a,
+            updates: updates_rx,
         };
         let handle = tokio::spawn(executor::run(ex, cancel.clone()));
         self.running = Some(Running {
@@ -301,7 +368,17 @@ impl Agent {
             handle,
             progress,
             load,
+            updates,
         });
+    }
+
+    /// Cancels the current run without waiting: its reporter keeps the
+    /// unsent reports until the coordinator is reachable again.
+    fn orphan_run(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.cancel.cancel();
+            self.orphaned.push(r.handle);
+        }
     }
 
     /// Cancels the current run and waits until its reports are flushed.

@@ -27,14 +27,17 @@ use crate::protocol::{Metrics, ReportAck, ReportStatus, ResultReport};
 pub enum Item {
     /// One interval of the running task.
     Interval(IntervalReport),
-    /// The node is done: completed or failed, after `intervals` intervals.
+    /// The node is done: completed or failed, having produced intervals
+    /// `first_seq..end_seq`.
     Final {
         /// Completed or failed.
         status: ReportStatus,
         /// Why it failed.
         error: Option<String>,
-        /// Number of intervals produced.
-        intervals: u64,
+        /// The first interval's number (a late joiner starts past 0).
+        first_seq: u64,
+        /// One past the last interval's number.
+        end_seq: u64,
     },
 }
 
@@ -86,19 +89,28 @@ pub fn interval_metrics(iv: &IntervalReport) -> Metrics {
 }
 
 fn to_report(cfg: &ReporterConfig, item: Item) -> ResultReport {
-    let (metrics, status, seq, interval, error) = match item {
+    let (metrics, status, seq, interval, error, first_seq) = match item {
         Item::Interval(iv) => (
             interval_metrics(&iv),
             ReportStatus::Running,
             iv.seq,
             Some(iv),
             None,
+            None,
         ),
         Item::Final {
             status,
             error,
-            intervals,
-        } => (Metrics::default(), status, intervals, None, error),
+            first_seq,
+            end_seq,
+        } => (
+            Metrics::default(),
+            status,
+            end_seq,
+            None,
+            error,
+            (first_seq > 0).then_some(first_seq),
+        ),
     };
     ResultReport {
         task_id: cfg.task_id.clone(),
@@ -107,6 +119,7 @@ fn to_report(cfg: &ReporterConfig, item: Item) -> ResultReport {
         metrics,
         status,
         seq,
+        first_seq,
         interval,
         error,
     }

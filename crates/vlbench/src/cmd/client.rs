@@ -1,4 +1,4 @@
-//! `vlbench submit|status|stop|report|nodes`: the coordinator's CLI client.
+//! `vlbench submit|status|stop|report|nodes|tune`: the coordinator's CLI client.
 //!
 //! Only flags, output and exit codes: the HTTP client is
 //! `vlbench_cluster::client`. Exit codes as for `vlbench run`: 0 success,
@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use vlbench_cluster::client::{ClientError, CoordinatorClient};
 use vlbench_cluster::model::{TaskRecord, TaskStatus};
+use vlbench_cluster::protocol::TuneRequest;
 use vlbench_report::Format;
 
 /// Where the coordinator is.
@@ -69,6 +70,19 @@ pub enum Command {
     Nodes {
         #[command(flatten)]
         conn: Conn,
+    },
+    /// Change a running benchmark's users and/or rate from now on (S-19).
+    Tune {
+        /// The benchmark id.
+        id: String,
+        #[command(flatten)]
+        conn: Conn,
+        /// Concurrent users (closed model).
+        #[arg(long)]
+        users: Option<u32>,
+        /// Arrivals per second (open model) or the rate cap (closed model).
+        #[arg(long)]
+        qps: Option<f64>,
     },
 }
 
@@ -136,6 +150,44 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             print_json(&client(&conn)?.nodes().await?)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Tune {
+            id,
+            conn,
+            users,
+            qps,
+        } => tune(&id, &conn, users, qps).await,
+    }
+}
+
+async fn tune(
+    id: &str,
+    conn: &Conn,
+    users: Option<u32>,
+    qps: Option<f64>,
+) -> anyhow::Result<ExitCode> {
+    if users.is_none() && qps.is_none() {
+        eprintln!("give --users N and/or --qps Q");
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
+    let req = TuneRequest {
+        users,
+        target_qps: qps,
+    };
+    match client(conn)?.tune(id, &req).await {
+        Ok(t) => {
+            let last = t.events.last().map_or("", |e| e.message.as_str());
+            println!("{}\t{}\t{last}", t.task_id, t.status.as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ClientError::Refused {
+            status: 400 | 409,
+            body,
+            ..
+        }) => {
+            eprintln!("the coordinator refused the change: {}", body.error);
+            Ok(ExitCode::from(EXIT_CONFIG))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -39,6 +39,21 @@ pub struct Args {
     /// (default: 2 intervals + 1s).
     #[arg(long, value_parser = parse_duration)]
     start_margin: Option<Duration>,
+    /// How often the load adjuster (S-10) looks at the nodes; 0s turns it off.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    adjust_period: Duration,
+    /// A node whose latency is this many times the other nodes' median for
+    /// the same queries loses weight (× 0.8).
+    #[arg(long, default_value_t = 2.0)]
+    adjust_latency_ratio: f64,
+    /// A node whose error rate is this much (0–1) over the other nodes'
+    /// median loses weight (× 0.9).
+    #[arg(long, default_value_t = 0.05)]
+    adjust_error_rate: f64,
+    /// A node whose send-lag p99 exceeds this (ms, and 2× the others') is
+    /// generator-bound and loses weight (× 0.8).
+    #[arg(long, default_value_t = 100.0)]
+    adjust_lag_ms: f64,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -55,6 +70,10 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(m) = args.start_margin {
         config.start_margin = m;
     }
+    config.adjust.period = args.adjust_period;
+    config.adjust.latency_ratio = args.adjust_latency_ratio;
+    config.adjust.error_rate = args.adjust_error_rate;
+    config.adjust.lag_p99_ms = args.adjust_lag_ms;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)

@@ -204,3 +204,14 @@ pub fn run_bench(yaml: &str, limit: Duration) -> (Output, PathBuf, tempfile::Tem
     );
     (out, out_dir, dir)
 }
+
+/// Starts `vlbench target` on a chosen address (e.g. again on the port of
+/// one that was killed) and waits for it.
+pub fn start_target_on(addr: SocketAddr, extra: &[&str]) -> Proc {
+    let listen = addr.to_string();
+    let mut args = vec!["target", "--listen", listen.as_str()];
+    args.extend_from_slice(extra);
+    let proc = Proc::start("target", &args);
+    wait_http(addr, "/health", Duration::from_secs(20));
+    proc
+}
