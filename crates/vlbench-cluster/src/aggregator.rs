@@ -65,6 +65,9 @@ pub struct NodeResults {
     pub missing: u64,
     /// Their numbers (at most [`MAX_MISSING_LISTED`]).
     pub missing_seqs: Vec<u64>,
+    /// Every interval number merged (the report derives the gaps of a node
+    /// that died before its final message from it).
+    pub seen: BTreeSet<u64>,
 }
 
 /// Most missing interval numbers listed per node.
@@ -164,6 +167,7 @@ impl Aggregator {
                         error: None,
                         missing: 0,
                         missing_seqs: Vec::new(),
+                        seen: BTreeSet::new(),
                     },
                 };
                 (id.clone(), agg)
@@ -306,7 +310,11 @@ impl Aggregator {
             nodes: t
                 .nodes
                 .iter()
-                .map(|(id, n)| (id.clone(), n.results.clone()))
+                .map(|(id, n)| {
+                    let mut r = n.results.clone();
+                    r.seen = n.seen.clone();
+                    (id.clone(), r)
+                })
                 .collect(),
         })
     }

@@ -12,7 +12,7 @@
 //! Must not: merge (the aggregator did) or write files (the store and the
 //! CLI client do).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use vlbench_report::{Format, Report, ReportContext, ScheduleSummary};
 use vlbench_stats::{IntervalStats, RunStats};
 
-use crate::aggregator::TaskResults;
+use crate::aggregator::{NodeResults, TaskResults, MAX_MISSING_LISTED};
 use crate::model::{Execution, TaskEvent, TaskRecord, TaskStatus};
 use crate::protocol::{NodeAssignment, ReportStatus};
 
@@ -81,6 +81,13 @@ pub struct ClusterReport {
 impl ClusterReport {
     /// Builds the report of `task` from its merged results.
     pub fn build(task: &TaskRecord, results: &TaskResults) -> ClusterReport {
+        let mut owned = results.clone();
+        for (id, n) in &mut owned.nodes {
+            if let Some(e) = task.executions.get(id) {
+                add_failure_gaps(task, e, n);
+            }
+        }
+        let results = &owned;
         let names = results.merged.query_names.clone();
         let per_node: BTreeMap<String, RunStats> = results
             .nodes
@@ -140,6 +147,51 @@ impl ClusterReport {
             Format::Html => ("text/html; charset=utf-8", format.render(&self.report)),
         }
     }
+}
+
+/// A node declared failed (no heartbeat) that never sent its final
+/// message owes every second from its start to the failure: those that
+/// never arrived are gaps, so load lost between the kill and its detection
+/// shows in the report instead of silently lowering the totals. Its start
+/// is the task's start, or after a rejoin the first second of its last
+/// unbroken run of delivered intervals.
+fn add_failure_gaps(task: &TaskRecord, e: &Execution, n: &mut NodeResults) {
+    if e.status != TaskStatus::Failed || n.status != ReportStatus::Running {
+        return;
+    }
+    let (Some(start), Some(failed)) = (task.start_time, e.failed_at.or(e.end_time)) else {
+        return;
+    };
+    let upto = u64::try_from((failed - start).num_milliseconds()).unwrap_or(0) / 1000;
+    let gaps = failure_gaps(upto, e.rejoins > 0, &n.seen);
+    n.missing += gaps.len() as u64;
+    let room = MAX_MISSING_LISTED.saturating_sub(n.missing_seqs.len());
+    n.missing_seqs.extend(gaps.into_iter().take(room));
+    n.missing_seqs.sort_unstable();
+    n.missing_seqs.dedup();
+}
+
+/// The seconds before `upto` a failed node owes and never delivered.
+fn failure_gaps(upto: u64, rejoined: bool, seen: &BTreeSet<u64>) -> Vec<u64> {
+    let from = if rejoined {
+        last_run_start(seen).unwrap_or(upto)
+    } else {
+        0
+    };
+    (from..upto).filter(|s| !seen.contains(s)).collect()
+}
+
+/// The first second of the last run of consecutive seconds in `seen`.
+fn last_run_start(seen: &BTreeSet<u64>) -> Option<u64> {
+    let mut it = seen.iter().rev();
+    let mut first = *it.next()?;
+    for &s in it {
+        if s + 1 != first {
+            break;
+        }
+        first = s;
+    }
+    Some(first)
 }
 
 /// The report context from the task record and what was measured: the run
@@ -206,4 +258,30 @@ fn context(task: &TaskRecord, results: &TaskResults) -> ReportContext {
 fn at(ms: u64) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_killed_node_owes_every_second_up_to_its_failure() {
+        let seen: BTreeSet<u64> = [0, 1, 2, 3].into();
+        // Killed in second 4, declared failed in second 6.
+        assert_eq!(failure_gaps(6, false, &seen), [4, 5]);
+        // Killed before its first report.
+        assert_eq!(failure_gaps(3, false, &BTreeSet::new()), [0, 1, 2]);
+        // A retried report that arrived late closes its gap.
+        let seen: BTreeSet<u64> = [0, 1, 2, 3, 4, 5].into();
+        assert!(failure_gaps(6, false, &seen).is_empty());
+    }
+
+    #[test]
+    fn a_rejoined_node_owes_from_its_last_run() {
+        // Failed once (0..=2 delivered), back from 7, killed again in 10.
+        let seen: BTreeSet<u64> = [0, 1, 2, 7, 8, 9].into();
+        assert_eq!(last_run_start(&seen), Some(7));
+        assert_eq!(failure_gaps(12, true, &seen), [10, 11]);
+        assert_eq!(last_run_start(&BTreeSet::new()), None);
+    }
 }

@@ -266,6 +266,25 @@ fn a_killed_workers_share_moves_to_the_live_workers() {
             .expect("n")
             >= 3
     );
+    // The seconds w3 measured but never delivered are gaps, not silently
+    // missing load: at least the second it was killed in.
+    let gaps: Vec<u64> = r["cluster"]["nodes"]["w3"]["missing_seqs"]
+        .as_array()
+        .expect("missing_seqs")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert!(
+        gaps.contains(&(killed_at as u64)),
+        "w3 killed at {killed_at:.2} s; gaps {gaps:?}"
+    );
+    assert!(r["meta"]["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .any(|w| w
+            .as_str()
+            .is_some_and(|w| w.contains("node w3") && w.contains("missing"))));
     let by_node: u64 = ["w1", "w2", "w3"]
         .iter()
         .map(|n| r["nodes"][n]["total_queries"].as_u64().expect("node total"))
