@@ -39,6 +39,26 @@ pub fn render(report: &Report, files: &[PathBuf]) -> String {
         row(&mut out, name, m, name_width);
     }
     row(&mut out, "TOTAL", &report.metrics, name_width);
+    if let Some(nodes) = report.nodes.as_ref().filter(|n| !n.is_empty()) {
+        let width = nodes.keys().map(String::len).max().unwrap_or(0).max(4);
+        let _ = writeln!(
+            out,
+            "\n{:<width$}  {:>9} {:>9} {:>8} {:>9} {:>9} {:>9}",
+            "node", "requests", "failed", "qps", "avg ms", "p95 ms", "p99 ms"
+        );
+        for (id, m) in nodes {
+            let _ = writeln!(
+                out,
+                "{id:<width$}  {:>9} {:>9} {:>8.1} {:>9.2} {:>9.2} {:>9.2}",
+                m.total_queries,
+                m.failed_queries,
+                m.qps,
+                m.avg_response_time,
+                m.p95_response_time,
+                m.p99_response_time
+            );
+        }
+    }
 
     let errors: Vec<String> = report
         .errors
@@ -66,6 +86,9 @@ pub fn render(report: &Report, files: &[PathBuf]) -> String {
             "WARNING: the generator could not keep its schedule ({}); these figures measure vlbench, not only the target",
             s.generator_bound_reason.as_deref().unwrap_or("see the schedule ledger")
         );
+    }
+    for w in &report.meta.warnings {
+        let _ = writeln!(out, "warning: {w}");
     }
     for t in report.thresholds.iter().flatten() {
         let verdict = if t.passed { "pass" } else { "FAIL" };

@@ -137,11 +137,16 @@ fn three_workers_run_one_benchmark_and_the_report_is_exact() {
     let out = run(&args, Duration::from_secs(40));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "submit failed: {stderr}");
-    let task_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        task_id.starts_with("distributed-test-"),
-        "stdout: {task_id}"
-    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let task_id = stdout.lines().next().unwrap_or("").trim().to_string();
+    assert!(task_id.starts_with("distributed-test-"), "stdout: {stdout}");
+    // Then the summary, with a row per node.
+    for row in ["TOTAL", "w1 ", "w2 ", "w3 ", "schedule: planned"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(row)),
+            "no {row:?} row in the summary:\n{stdout}"
+        );
+    }
 
     let report: Value = serde_json::from_str(
         &std::fs::read_to_string(out_dir.join("report.json")).expect("report.json"),

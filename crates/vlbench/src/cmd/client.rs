@@ -15,6 +15,8 @@ use vlbench_cluster::model::{TaskRecord, TaskStatus};
 use vlbench_cluster::protocol::TuneRequest;
 use vlbench_report::Format;
 
+mod tables;
+
 /// Where the coordinator is.
 #[derive(clap::Args, Debug)]
 pub struct Conn {
@@ -39,12 +41,16 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
-    /// Show one benchmark (with live figures) or list them all.
+    /// Show one benchmark (its record as JSON, with live figures) or list
+    /// them all as a table.
     Status {
         /// The benchmark id; none lists every benchmark.
         id: Option<String>,
         #[command(flatten)]
         conn: Conn,
+        /// The list as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Stop a benchmark.
     Stop {
@@ -66,10 +72,13 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
-    /// List the worker nodes.
+    /// List the worker nodes as a table.
     Nodes {
         #[command(flatten)]
         conn: Conn,
+        /// The full node records as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Change a running benchmark's users and/or rate from now on (S-19).
     Tune {
@@ -113,13 +122,22 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             wait,
             output,
         } => submit(&config, &conn, wait, output).await,
-        Command::Status { id: Some(id), conn } => {
+        Command::Status {
+            id: Some(id), conn, ..
+        } => {
             print_json(&client(&conn)?.benchmark(&id).await?)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { id: None, conn } => {
-            for t in client(&conn)?.benchmarks().await? {
-                println!("{}\t{}\t{}", t.task_id, t.status.as_str(), t.name);
+        Command::Status {
+            id: None,
+            conn,
+            json,
+        } => {
+            let tasks = client(&conn)?.benchmarks().await?;
+            if json {
+                print_json(&tasks)?;
+            } else {
+                print!("{}", tables::benchmarks(&tasks));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -146,8 +164,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Nodes { conn } => {
-            print_json(&client(&conn)?.nodes().await?)?;
+        Command::Nodes { conn, json } => {
+            let nodes = client(&conn)?.nodes().await?;
+            if json {
+                print_json(&nodes)?;
+            } else {
+                print!("{}", tables::nodes(&nodes, chrono::Utc::now()));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Tune {
@@ -249,16 +272,12 @@ async fn submit(
     let dir = output
         .or_else(|| task.storage_path.as_ref().map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("results"));
-    for p in write_reports(&c, &task.task_id, &formats, &dir).await? {
-        eprintln!("wrote {}", p.display());
-    }
+    let files = write_reports(&c, &task.task_id, &formats, &dir).await?;
     let report = c.report_text(&task.task_id, "json").await?;
-    let report: serde_json::Value =
-        serde_json::from_str(&report).context("the coordinator's report is not JSON")?;
-    let failed_threshold = report["thresholds"].as_array().is_some_and(|ts| {
-        ts.iter()
-            .any(|t| t["passed"] == serde_json::Value::Bool(false))
-    });
+    let report: vlbench_report::Report = serde_json::from_str(&report)
+        .context("the coordinator's report is not a vlbench report")?;
+    crate::summary::print(&report, &files);
+    let failed_threshold = report.thresholds.iter().flatten().any(|t| !t.passed);
     if let Some(msg) = &task.error_message {
         eprintln!("benchmark {}: {msg}", task.status.as_str());
     }
