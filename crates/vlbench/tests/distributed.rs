@@ -8,9 +8,12 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{free_port, http_get, metric_sum, run, start_target, wait_http, write_config, Proc};
+use common::{
+    http_get, local_addr, metric_sum, run, start_coordinator, start_target, start_worker,
+    wait_http, wait_nodes, write_config, Proc,
+};
 use serde_json::Value;
 use vlbench_stats::{IntervalStats, Summary};
 
@@ -43,77 +46,35 @@ spec:
     formats: [json, csv, prometheus]
 "#;
 
-fn start_coordinator(data: &std::path::Path) -> (Proc, SocketAddr) {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
-        .parse()
-        .expect("address");
-    let listen = addr.to_string();
-    let data = data.to_string_lossy().into_owned();
-    let args = [
-        "coordinator",
+fn worker(coordinator: SocketAddr, id: &str, cpu: u32) -> Proc {
+    let (listen, cpu) = (local_addr(), cpu.to_string());
+    let addr = listen.to_string();
+    let flags = [
         "--listen",
-        &listen,
-        "--data",
-        &data,
-        "--heartbeat-interval",
-        "250ms",
-    ];
-    let proc = Proc::start("coordinator", &args);
-    wait_http(addr, "/health", Duration::from_secs(20));
-    (proc, addr)
-}
-
-fn start_worker(coordinator: SocketAddr, id: &str, cpu: u32) -> (Proc, SocketAddr) {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
-        .parse()
-        .expect("address");
-    let (listen, url, cpu) = (
-        addr.to_string(),
-        format!("http://{coordinator}"),
-        cpu.to_string(),
-    );
-    let args = [
-        "worker",
-        "--coordinator",
-        &url,
-        "--node-id",
-        id,
-        "--listen",
-        &listen,
+        &addr,
         "--cpu-cores",
         &cpu,
         "--max-concurrent-queries",
         "100",
-        "--threads",
-        "1",
     ];
-    let proc = Proc::start(id, &args);
-    wait_http(addr, "/health", Duration::from_secs(20));
-    (proc, addr)
-}
-
-fn wait_nodes(coordinator: SocketAddr, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok((200, body)) = http_get(coordinator, "/api/v1/nodes") {
-            let nodes: Value = serde_json::from_str(&body).expect("nodes JSON");
-            if nodes.as_array().map_or(0, Vec::len) == n {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{n} workers did not register within 20 s");
+    let proc = start_worker(coordinator, id, &flags);
+    wait_http(listen, "/health", Duration::from_secs(20));
+    proc
 }
 
 #[test]
 fn three_workers_run_one_benchmark_and_the_report_is_exact() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_target, target) = start_target(&[]);
-    let (_coord, coord) = start_coordinator(&dir.path().join("data"));
+    let coord = local_addr();
+    let _coord = start_coordinator(
+        coord,
+        &dir.path().join("data"),
+        &["--heartbeat-interval", "250ms"],
+    );
     let _workers: Vec<_> = [("w1", 1), ("w2", 2), ("w3", 3)]
         .into_iter()
-        .map(|(id, cpu)| start_worker(coord, id, cpu))
+        .map(|(id, cpu)| worker(coord, id, cpu))
         .collect();
     wait_nodes(coord, 3);
 

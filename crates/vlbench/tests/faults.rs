@@ -17,8 +17,8 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
-    free_port, http_get, metric_sum, run, start_target, start_target_on, wait_http, write_config,
-    Proc,
+    get_json, http_get, local_addr, metric_sum, run, start_coordinator, start_target,
+    start_target_on, start_worker, wait_nodes, write_config, Proc,
 };
 use serde_json::Value;
 
@@ -61,14 +61,8 @@ spec:
     )
 }
 
-fn start_coordinator(addr: SocketAddr, data: &Path) -> Proc {
-    let (listen, data) = (addr.to_string(), data.to_string_lossy().into_owned());
-    let args = [
-        "coordinator",
-        "--listen",
-        &listen,
-        "--data",
-        &data,
+fn coordinator(addr: SocketAddr, data: &Path) -> Proc {
+    let flags = [
         "--heartbeat-interval",
         "250ms",
         "--heartbeat-timeout",
@@ -76,59 +70,20 @@ fn start_coordinator(addr: SocketAddr, data: &Path) -> Proc {
         "--start-margin",
         "1s",
     ];
-    let proc = Proc::start("coordinator", &args);
-    wait_http(addr, "/health", Duration::from_secs(20));
-    proc
+    start_coordinator(addr, data, &flags)
 }
 
-fn start_worker(coordinator: SocketAddr, id: &str) -> Proc {
-    let url = format!("http://{coordinator}");
+fn worker(coordinator: SocketAddr, id: &str) -> Proc {
     let orphan = format!("{ORPHAN_TIMEOUT_S}s");
-    let args = [
-        "worker",
-        "--coordinator",
-        &url,
-        "--node-id",
-        id,
+    let flags = [
         "--cpu-cores",
         "1",
         "--max-concurrent-queries",
         "300",
-        "--threads",
-        "1",
         "--orphan-timeout",
         &orphan,
     ];
-    Proc::start(id, &args)
-}
-
-fn local() -> SocketAddr {
-    format!("127.0.0.1:{}", free_port())
-        .parse()
-        .expect("address")
-}
-
-fn get_json(addr: SocketAddr, path: &str) -> Value {
-    let (status, body) = http_get(addr, path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    assert_eq!(status, 200, "GET {path}: {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
-}
-
-fn wait_nodes(coordinator: SocketAddr, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let nodes = get_json(coordinator, "/api/v1/nodes");
-        let alive = nodes.as_array().map_or(0, |a| {
-            a.iter()
-                .filter(|n| n["status"] == "active" || n["status"] == "busy")
-                .count()
-        });
-        if alive == n {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{n} workers did not register within 20 s");
+    start_worker(coordinator, id, &flags)
 }
 
 fn submit(dir: &Path, coordinator: SocketAddr, name: &str, yaml: &str) -> String {
@@ -205,11 +160,11 @@ fn served(target: SocketAddr) -> f64 {
 fn a_killed_workers_share_moves_to_the_live_workers() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_target, target) = start_target(TARGET);
-    let coord = local();
-    let _coord = start_coordinator(coord, &dir.path().join("data"));
+    let coord = local_addr();
+    let _coord = coordinator(coord, &dir.path().join("data"));
     let mut workers: Vec<Proc> = ["w1", "w2", "w3"]
         .iter()
-        .map(|id| start_worker(coord, id))
+        .map(|id| worker(coord, id))
         .collect();
     wait_nodes(coord, 3);
     let id = submit(
@@ -300,12 +255,9 @@ fn target_outage_coordinator_restart_and_orphaned_workers() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let (target_proc, target) = start_target(TARGET);
-    let coord = local();
-    let mut coord_proc = start_coordinator(coord, &data);
-    let _workers: Vec<Proc> = ["o1", "o2"]
-        .iter()
-        .map(|id| start_worker(coord, id))
-        .collect();
+    let coord = local_addr();
+    let mut coord_proc = coordinator(coord, &data);
+    let _workers: Vec<Proc> = ["o1", "o2"].iter().map(|id| worker(coord, id)).collect();
     wait_nodes(coord, 2);
 
     // A finished benchmark.
@@ -364,7 +316,7 @@ fn target_outage_coordinator_restart_and_orphaned_workers() {
     wait_into_run(coord, &id, Duration::from_secs(3));
     coord_proc.kill();
     std::thread::sleep(Duration::from_millis(500));
-    coord_proc = start_coordinator(coord, &data);
+    coord_proc = coordinator(coord, &data);
     let task = wait_done(coord, &id, Duration::from_secs(30));
     assert_eq!(task["status"], "completed", "{task:#}");
     let r = report(coord, &id);

@@ -215,3 +215,61 @@ pub fn start_target_on(addr: SocketAddr, extra: &[&str]) -> Proc {
     wait_http(addr, "/health", Duration::from_secs(20));
     proc
 }
+
+/// A free address on 127.0.0.1 (see [`free_port`]).
+pub fn local_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
+}
+
+/// GET `path` and parse the 200 answer as JSON (panics with the body otherwise).
+pub fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
+    let (status, body) = http_get(addr, path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+/// `vlbench coordinator` on `addr` with its store in `data`, plus `extra`
+/// flags; returns once its `/health` answers.
+pub fn start_coordinator(addr: SocketAddr, data: &Path, extra: &[&str]) -> Proc {
+    let (listen, data) = (addr.to_string(), data.to_string_lossy().into_owned());
+    let mut args = vec!["coordinator", "--listen", &listen, "--data", &data];
+    args.extend_from_slice(extra);
+    let proc = Proc::start("coordinator", &args);
+    wait_http(addr, "/health", Duration::from_secs(20));
+    proc
+}
+
+/// `vlbench worker` named `id` for the coordinator at `coordinator`, one
+/// engine thread, plus `extra` flags.
+pub fn start_worker(coordinator: SocketAddr, id: &str, extra: &[&str]) -> Proc {
+    let url = format!("http://{coordinator}");
+    let mut args = vec![
+        "worker",
+        "--coordinator",
+        &url,
+        "--node-id",
+        id,
+        "--threads",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    Proc::start(id, &args)
+}
+
+/// Waits (20 s at most) until exactly `n` nodes are `active` or `busy`.
+pub fn wait_nodes(coordinator: SocketAddr, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let nodes = get_json(coordinator, "/api/v1/nodes");
+        let alive = nodes.as_array().map_or(0, |a| {
+            a.iter()
+                .filter(|n| n["status"] == "active" || n["status"] == "busy")
+                .count()
+        });
+        if alive == n {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{n} workers did not register within 20 s");
+}
