@@ -10,6 +10,7 @@ mod live;
 #[cfg(test)]
 mod live_tests;
 mod persist;
+mod start;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -22,7 +23,8 @@ use tokio::time::Instant;
 
 pub use live::Member;
 pub use persist::PlanState;
-pub use state::{redact, SchedError, Scheduler, SchedulerConfig, Started, TickOutcome};
+pub use start::redact;
+pub use state::{SchedError, Scheduler, SchedulerConfig, Started, TickOutcome};
 
 use crate::actor::{self, Gone};
 use crate::adjust::{AdjustPolicy, NodeWindow};
