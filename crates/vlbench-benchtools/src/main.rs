@@ -261,6 +261,13 @@ fn summarize(args: &Args, s: &[(f64, Reading)], tally: &Tally, status: &str) {
         + tally.duplicates.load(Ordering::Relaxed)
         + tally.report_errors.load(Ordering::Relaxed);
     let own = procstat::read(std::process::id()).map(|r| r.cpu.as_secs_f64());
+    let warm = warm_up_secs(args.duration);
+    match rss_slope_mb_per_min(s, warm) {
+        Some(slope) => println!(
+            "RSS slope after warm-up (t >= {warm:.0} s, least squares): {slope:+.3} MB/min"
+        ),
+        None => println!("RSS slope after warm-up: too few samples after {warm:.0} s"),
+    }
     println!(
         "summary: {} nodes x {} s, {} queries: coordinator CPU {avg:.2} % of one core (average), \
          RSS {:.1} MB at start of reporting, {:.1} MB at mid-run, {:.1} MB at end (max {:.1}), peak {:.1} MB",
@@ -286,9 +293,58 @@ fn summarize(args: &Args, s: &[(f64, Reading)], tally: &Tally, status: &str) {
     );
 }
 
+/// Seconds of reporting ignored by the RSS slope: the accumulators and the
+/// 32 s of full per-second slots fill during the first ~35 s.
+fn warm_up_secs(duration: u64) -> f64 {
+    (duration as f64 / 2.0).min(40.0)
+}
+
+/// Least-squares slope of RSS over the samples at or after `from` seconds,
+/// in MB per minute; None with fewer than 3 such samples.
+fn rss_slope_mb_per_min(s: &[(f64, Reading)], from: f64) -> Option<f64> {
+    let pts: Vec<(f64, f64)> = s
+        .iter()
+        .filter(|(t, _)| *t >= from)
+        .map(|(t, r)| (*t, mb(r.rss_kib)))
+        .collect();
+    if pts.len() < 3 {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let (mt, mr) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / n,
+        pts.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let cov: f64 = pts.iter().map(|(t, r)| (t - mt) * (r - mr)).sum();
+    let var: f64 = pts.iter().map(|(t, _)| (t - mt) * (t - mt)).sum();
+    (var > 0.0).then(|| cov / var * 60.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rss_slope_is_per_minute_after_warm_up() {
+        let reading = |kib: u64| Reading {
+            cpu: Duration::ZERO,
+            rss_kib: kib,
+            hwm_kib: kib,
+        };
+        // 1 MiB per 10 s after t = 20; a jump before it is ignored.
+        let s: Vec<(f64, Reading)> = (0..10)
+            .map(|i| {
+                let t = i as f64 * 10.0;
+                let kib = if t < 20.0 { 100 } else { 50_000 + 1024 * i };
+                (t, reading(kib))
+            })
+            .collect();
+        let slope = rss_slope_mb_per_min(&s, 20.0).unwrap();
+        assert!((slope - 6.0).abs() < 1e-9, "{slope}");
+        assert!(rss_slope_mb_per_min(&s[..3], 20.0).is_none());
+        assert_eq!(warm_up_secs(60), 30.0);
+        assert_eq!(warm_up_secs(600), 40.0);
+    }
 
     #[test]
     fn benchmark_has_every_query_and_replica() {

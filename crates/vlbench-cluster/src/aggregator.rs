@@ -14,13 +14,16 @@
 //! be on the heartbeat path.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use vlbench_stats::{IntervalStats, RunStats, Summary};
+use vlbench_stats::{IntervalStats, RunStats, SparseIntervalStats};
 
 use crate::actor::{self, Gone};
 use crate::adjust::NodeWindow;
+use crate::aggregator_live::{window_add, LiveSeries};
+use crate::ingest::IngestReport;
 use crate::model::LiveWindow;
 use crate::protocol::{ReportStatus, ResultReport};
 use crate::scheduler::Started;
@@ -91,18 +94,62 @@ pub struct Accepted {
     pub finished: Option<(ReportStatus, Option<String>)>,
 }
 
+/// One node's part of a task. Its accumulator is created with its first
+/// interval, so opening a task for 200 nodes allocates no histogram.
 struct NodeAgg {
     seen: BTreeSet<u64>,
-    results: NodeResults,
+    /// Everything the node measured, in sparse form (None until it reports).
+    total: Option<SparseIntervalStats>,
+    intervals: u64,
+    span_ms: Option<(u64, u64)>,
+    status: ReportStatus,
+    error: Option<String>,
+    missing: u64,
+    missing_seqs: Vec<u64>,
     /// Final messages seen, by (first seq, end seq): one per run of the node.
     finals: BTreeSet<(u64, u64)>,
     /// Since the load adjuster last looked.
     window: NodeWindow,
 }
 
+impl NodeAgg {
+    fn new() -> NodeAgg {
+        NodeAgg {
+            seen: BTreeSet::new(),
+            total: None,
+            intervals: 0,
+            span_ms: None,
+            status: ReportStatus::Running,
+            error: None,
+            missing: 0,
+            missing_seqs: Vec::new(),
+            finals: BTreeSet::new(),
+            window: NodeWindow::default(),
+        }
+    }
+
+    fn results(&self, n_queries: usize) -> NodeResults {
+        NodeResults {
+            total: self
+                .total
+                .as_ref()
+                .map_or_else(|| IntervalStats::new(n_queries), |t| t.to_stats()),
+            intervals: self.intervals,
+            span_ms: self.span_ms,
+            status: self.status,
+            error: self.error.clone(),
+            missing: self.missing,
+            missing_seqs: self.missing_seqs.clone(),
+            seen: self.seen.clone(),
+        }
+    }
+}
+
 struct TaskAgg {
     merged: RunStats,
     nodes: BTreeMap<String, NodeAgg>,
+    /// The last seconds, merged over nodes and queries (S-11 window).
+    live: LiveSeries,
 }
 
 /// The aggregator's state.
@@ -123,13 +170,13 @@ impl Aggregator {
         for t in resumed {
             a.open(&t.task_id, t.query_names.clone(), &t.nodes);
             let Some(store) = &store else { continue };
-            let reports: Vec<ResultReport> = store.load_reports(&t.task_id).unwrap_or_else(|e| {
+            let reports: Vec<IngestReport> = store.load_reports(&t.task_id).unwrap_or_else(|e| {
                 tracing::warn!("{e}");
                 Vec::new()
             });
             let n = reports.len();
             for r in reports {
-                let _ = a.add(r);
+                let _ = a.add_ingest(r);
             }
             tracing::info!(task = %t.task_id, reports = n, "results restored from the report log");
         }
@@ -151,36 +198,32 @@ impl Aggregator {
 
     /// Starts collecting a task's results from `nodes`.
     pub fn open(&mut self, task: &str, query_names: Vec<String>, nodes: &[String]) {
-        let n = query_names.len();
         let nodes = nodes
             .iter()
-            .map(|id| {
-                let agg = NodeAgg {
-                    seen: BTreeSet::new(),
-                    finals: BTreeSet::new(),
-                    window: NodeWindow::default(),
-                    results: NodeResults {
-                        total: IntervalStats::new(n),
-                        intervals: 0,
-                        span_ms: None,
-                        status: ReportStatus::Running,
-                        error: None,
-                        missing: 0,
-                        missing_seqs: Vec::new(),
-                        seen: BTreeSet::new(),
-                    },
-                };
-                (id.clone(), agg)
-            })
+            .map(|id| (id.clone(), NodeAgg::new()))
             .collect();
         let merged = RunStats::new(query_names);
-        self.tasks
-            .insert(task.to_string(), TaskAgg { merged, nodes });
+        let live = LiveSeries::default();
+        self.tasks.insert(
+            task.to_string(),
+            TaskAgg {
+                merged,
+                nodes,
+                live,
+            },
+        );
     }
 
     /// Merges one report (idempotent per node and seq); a new one is logged
-    /// to the store first.
+    /// to the store first. Converts the histograms to sparse form first:
+    /// the HTTP path decodes straight into [`IngestReport`] instead.
     pub fn add(&mut self, r: ResultReport) -> Result<Accepted, AggError> {
+        self.add_ingest(IngestReport::from(r))
+    }
+
+    /// Merges one report read in sparse form (the HTTP path): the cost is
+    /// in proportion to the buckets it recorded.
+    pub fn add_ingest(&mut self, r: IngestReport) -> Result<Accepted, AggError> {
         let logged = self.store.as_ref().map(|s| (s.clone(), r.clone()));
         let accepted = self.merge(r)?;
         if let (true, Some((store, r))) = (accepted.new, logged) {
@@ -191,7 +234,7 @@ impl Aggregator {
         Ok(accepted)
     }
 
-    fn merge(&mut self, r: ResultReport) -> Result<Accepted, AggError> {
+    fn merge(&mut self, r: IngestReport) -> Result<Accepted, AggError> {
         let task = self
             .tasks
             .get_mut(&r.task_id)
@@ -205,26 +248,7 @@ impl Aggregator {
                 node: r.node_id.clone(),
             })?;
         if r.status != ReportStatus::Running {
-            let first = r.first_seq.unwrap_or(0);
-            if !node.finals.insert((first, r.seq)) {
-                return Ok(Accepted {
-                    new: false,
-                    finished: None,
-                });
-            }
-            let res = &mut node.results;
-            res.status = r.status;
-            res.error = r.error.clone();
-            let gaps = (first..r.seq).filter(|s| !node.seen.contains(s));
-            let gaps: Vec<u64> = gaps
-                .take(MAX_MISSING_LISTED.saturating_sub(res.missing_seqs.len()))
-                .collect();
-            res.missing += (first..r.seq).filter(|s| !node.seen.contains(s)).count() as u64;
-            res.missing_seqs.extend(gaps);
-            return Ok(Accepted {
-                new: true,
-                finished: Some((r.status, r.error)),
-            });
+            return Ok(finish(node, r));
         }
         let interval = r.interval.ok_or_else(|| {
             AggError::Invalid("`interval` is required when `status` is `running`".into())
@@ -247,16 +271,18 @@ impl Aggregator {
                 finished: None,
             });
         }
-        node.window.add(&interval.stats);
-        let res = &mut node.results;
-        res.total.merge(&interval.stats);
-        res.intervals += 1;
+        window_add(&mut node.window, &interval.stats);
+        node.total
+            .get_or_insert_with(|| SparseIntervalStats::new(n_queries))
+            .merge(&interval.stats);
+        node.intervals += 1;
         let end = interval.start_unix_ms + interval.duration_ms;
-        res.span_ms = Some(match res.span_ms {
+        node.span_ms = Some(match node.span_ms {
             Some((a, b)) => (a.min(interval.start_unix_ms), b.max(end)),
             None => (interval.start_unix_ms, end),
         });
-        task.merged.merge_into_seq(&interval);
+        task.live.add(&interval);
+        task.merged.merge_sparse_into_seq(&interval);
         Ok(Accepted {
             new: true,
             finished: None,
@@ -266,64 +292,60 @@ impl Aggregator {
     /// S-11 aggregates over the last [`WINDOW_SECS`] merged intervals.
     pub fn live(&self, task: &str) -> Option<LiveWindow> {
         let t = self.tasks.get(task)?;
-        let mut out = LiveWindow {
-            window_seconds: WINDOW_SECS,
-            ..LiveWindow::default()
-        };
-        let all = t.merged.total.total();
-        out.total_queries = all.total();
-        out.failed_queries = all.failed();
-        let Some(&last) = t.merged.intervals.keys().next_back() else {
-            return Some(out);
-        };
-        out.last_seq = Some(last);
-        let from = last.saturating_sub(WINDOW_SECS - 1);
-        let mut window = IntervalStats::new(t.merged.query_names.len());
-        let mut millis = 0;
-        for r in t.merged.intervals.range(from..=last).map(|(_, r)| r) {
-            window.merge(&r.stats);
-            millis += r.duration_ms;
+        let mut out = t.live.window();
+        if let Some(last) = out.last_seq {
+            let from = last.saturating_sub(WINDOW_SECS - 1);
+            out.active_nodes = t
+                .nodes
+                .values()
+                .filter(|n| n.seen.range(from..).next().is_some())
+                .count();
         }
-        let total = window.total();
-        let s = Summary::from_stats(&total, (millis as f64 / 1000.0).max(0.001));
-        out.qps = s.qps;
-        out.p95_response_time = s.p95_response_time;
-        out.p99_response_time = s.p99_response_time;
-        out.error_rate = if total.total() == 0 {
-            0.0
-        } else {
-            total.failed() as f64 / total.total() as f64
-        };
-        out.active_nodes = t
-            .nodes
-            .values()
-            .filter(|n| n.seen.range(from..).next().is_some())
-            .count();
         Some(out)
     }
 
-    /// A copy of a task's results.
+    /// A copy of a task's results (builds every node's full histograms).
     pub fn results(&self, task: &str) -> Option<TaskResults> {
         let t = self.tasks.get(task)?;
+        let n_queries = t.merged.query_names.len();
         Some(TaskResults {
             merged: t.merged.clone(),
             nodes: t
                 .nodes
                 .iter()
-                .map(|(id, n)| {
-                    let mut r = n.results.clone();
-                    r.seen = n.seen.clone();
-                    (id.clone(), r)
-                })
+                .map(|(id, n)| (id.clone(), n.results(n_queries)))
                 .collect(),
         })
+    }
+}
+
+/// A final message: records the node's outcome and its missing intervals.
+fn finish(node: &mut NodeAgg, r: IngestReport) -> Accepted {
+    let first = r.first_seq.unwrap_or(0);
+    if !node.finals.insert((first, r.seq)) {
+        return Accepted {
+            new: false,
+            finished: None,
+        };
+    }
+    node.status = r.status;
+    node.error = r.error.clone();
+    let gaps = (first..r.seq).filter(|s| !node.seen.contains(s));
+    let gaps: Vec<u64> = gaps
+        .take(MAX_MISSING_LISTED.saturating_sub(node.missing_seqs.len()))
+        .collect();
+    node.missing += (first..r.seq).filter(|s| !node.seen.contains(s)).count() as u64;
+    node.missing_seqs.extend(gaps);
+    Accepted {
+        new: true,
+        finished: Some((r.status, r.error)),
     }
 }
 
 enum Command {
     Open(String, Vec<String>, Vec<String>, oneshot::Sender<()>),
     Add(
-        Box<ResultReport>,
+        Box<IngestReport>,
         oneshot::Sender<Result<Accepted, AggError>>,
     ),
     Live(String, oneshot::Sender<Option<LiveWindow>>),
@@ -340,23 +362,42 @@ pub struct AggregatorHandle {
 const NAME: &str = "result aggregator";
 
 impl AggregatorHandle {
-    /// Starts the actor; it ends when every handle is dropped.
-    pub fn spawn(mut a: Aggregator) -> (AggregatorHandle, JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel(actor::QUEUE);
-        let task = tokio::spawn(async move {
-            while let Some(cmd) = rx.recv().await {
-                match cmd {
-                    Command::Open(t, q, n, r) => {
-                        a.open(&t, q, &n);
-                        actor::reply(r, ());
+    /// Starts the actor on a thread of its own, so that merging never
+    /// occupies a runtime thread that heartbeats need; it ends when every
+    /// handle is dropped. The returned task completes when the thread has
+    /// finished. If no thread can be started, the actor runs as a task.
+    pub fn spawn(a: Aggregator) -> (AggregatorHandle, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(actor::QUEUE);
+        let (done_tx, done_rx) = oneshot::channel::<()>();
+        // Shared so that the fallback can take the state back if the thread
+        // never started (`Builder::spawn` consumes its closure either way).
+        let state = Arc::new(Mutex::new(Some((a, rx))));
+        let for_thread = state.clone();
+        let started = std::thread::Builder::new()
+            .name("vlbench-aggregator".into())
+            .spawn(move || {
+                if let Some((mut a, mut rx)) = take(&for_thread) {
+                    while let Some(cmd) = rx.blocking_recv() {
+                        serve_one(&mut a, cmd);
                     }
-                    Command::Add(rep, r) => actor::reply(r, a.add(*rep)),
-                    Command::Live(t, r) => actor::reply(r, a.live(&t)),
-                    Command::Results(t, r) => actor::reply(r, a.results(&t)),
-                    Command::Windows(t, r) => actor::reply(r, a.take_windows(&t)),
                 }
+                let _ = done_tx.send(());
+            });
+        let task = match started {
+            Ok(_) => tokio::spawn(async move {
+                let _ = done_rx.await;
+            }),
+            Err(e) => {
+                tracing::warn!("aggregator thread not started ({e}); merging on the runtime");
+                tokio::spawn(async move {
+                    if let Some((mut a, mut rx)) = take(&state) {
+                        while let Some(cmd) = rx.recv().await {
+                            serve_one(&mut a, cmd);
+                        }
+                    }
+                })
             }
-        });
+        };
         (AggregatorHandle { tx }, task)
     }
 
@@ -375,6 +416,14 @@ impl AggregatorHandle {
 
     /// Merges a report.
     pub async fn add(&self, report: ResultReport) -> Result<Result<Accepted, AggError>, Gone> {
+        self.add_ingest(IngestReport::from(report)).await
+    }
+
+    /// Merges a report read in sparse form (the HTTP path).
+    pub async fn add_ingest(
+        &self,
+        report: IngestReport,
+    ) -> Result<Result<Accepted, AggError>, Gone> {
         actor::call(&self.tx, NAME, |r| Command::Add(Box::new(report), r)).await
     }
 
@@ -394,6 +443,26 @@ impl AggregatorHandle {
     }
 }
 
+type ActorState = Arc<Mutex<Option<(Aggregator, mpsc::Receiver<Command>)>>>;
+
+/// Takes the actor's state out (once); a poisoned lock yields nothing.
+fn take(state: &ActorState) -> Option<(Aggregator, mpsc::Receiver<Command>)> {
+    state.lock().ok().and_then(|mut s| s.take())
+}
+
+fn serve_one(a: &mut Aggregator, cmd: Command) {
+    match cmd {
+        Command::Open(t, q, n, r) => {
+            a.open(&t, q, &n);
+            actor::reply(r, ());
+        }
+        Command::Add(rep, r) => actor::reply(r, a.add_ingest(*rep)),
+        Command::Live(t, r) => actor::reply(r, a.live(&t)),
+        Command::Results(t, r) => actor::reply(r, a.results(&t)),
+        Command::Windows(t, r) => actor::reply(r, a.take_windows(&t)),
+    }
+}
+
 #[cfg(test)]
 #[path = "aggregator_tests.rs"]
-mod tests;
+pub(crate) mod tests;

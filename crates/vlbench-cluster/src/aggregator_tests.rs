@@ -220,3 +220,45 @@ fn the_live_window_covers_the_last_ten_seconds() {
     assert_eq!(live.failed_queries, 5);
     assert_eq!(a.live("nope"), None);
 }
+
+#[test]
+fn the_sparse_http_path_merges_exactly_like_full_reports() {
+    let run = ReportStatus::Running;
+    let reports = [
+        report("a", 0, run, Some(interval(0, &[1000, 2_000_000], 1))),
+        report("b", 0, run, Some(interval(0, &[3, 70_000, 70_001], 0))),
+        report("a", 1, run, Some(interval(1, &[999_999], 0))),
+        report("a", 1, run, Some(interval(1, &[999_999], 0))),
+    ];
+    let mut full = agg();
+    let mut sparse = agg();
+    for r in &reports {
+        let a = full.add(r.clone()).unwrap();
+        let json = serde_json::to_vec(r).unwrap();
+        let b = sparse
+            .add_ingest(serde_json::from_slice(&json).unwrap())
+            .unwrap();
+        assert_eq!(a, b);
+    }
+    let (x, y) = (full.results("t").unwrap(), sparse.results("t").unwrap());
+    assert_eq!(x.merged, y.merged);
+    let mut expect = IntervalStats::new(2);
+    for r in &reports[..3] {
+        expect.merge(&r.interval.as_ref().unwrap().stats);
+    }
+    assert_eq!(y.merged.total, expect);
+    for id in ["a", "b"] {
+        assert_eq!(x.nodes[id].total, y.nodes[id].total);
+        assert_eq!(x.nodes[id].seen, y.nodes[id].seen);
+    }
+    assert_eq!(y.nodes["a"].total.total().latency.len(), 3);
+    assert_eq!(full.live("t"), sparse.live("t"));
+}
+
+#[test]
+fn a_node_without_reports_has_empty_totals_of_the_task_shape() {
+    let a = agg();
+    let res = a.results("t").unwrap();
+    assert_eq!(res.nodes["b"].total, IntervalStats::new(2));
+    assert_eq!(res.nodes["b"].intervals, 0);
+}

@@ -12,6 +12,7 @@
 //! - [`registry`]: NodeManager + failure detector (S-7, S-12).
 //! - [`scheduler`]: TaskScheduler: tasks, assignments, start and finish (S-8).
 //! - [`aggregator`]: ResultAggregator: exact merge, dedup, live window (S-11, B-1).
+//! - [`ingest`]: a result report read with sparse histograms (the coordinator's HTTP path).
 //! - [`store`]: JSON files under `--data`, written atomically.
 //! - [`report`]: the final report (vlbench-report's schema + `cluster`).
 //! - [`metrics`]: Prometheus metric names and handles (S-14).
@@ -26,9 +27,11 @@
 pub mod actor;
 pub mod adjust;
 pub mod aggregator;
+mod aggregator_live;
 pub mod api;
 pub mod client;
 pub mod coordinator;
+pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod planner;

@@ -5,7 +5,11 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use vlbench_stats::{ErrorClass, IntervalReport, IntervalStats, Outcome, Recorder};
+use vlbench_stats::hist::merge_hist;
+use vlbench_stats::{
+    decode_histogram, decode_sparse, encode_histogram, ErrorClass, IntervalReport, IntervalStats,
+    Outcome, Recorder, RunStats, SparseHist, SparseIntervalReport, SparseIntervalStats,
+};
 
 const QUERIES: usize = 10;
 
@@ -118,5 +122,67 @@ fn bench_wire(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_record, bench_swap, bench_merge, bench_wire);
+/// The coordinator's per-report work (issue 6.4), full path vs sparse path,
+/// on a worker-sized interval: 10 queries x 50 requests.
+fn bench_coordinator(c: &mut Criterion) {
+    let small = filled(50);
+    let text = encode_histogram(&small.queries[3].latency).unwrap_or_default();
+    c.bench_function("decode_histogram (50 values, full)", |b| {
+        b.iter(|| decode_histogram(black_box(&text)).ok())
+    });
+    c.bench_function("decode_sparse (50 values)", |b| {
+        b.iter(|| decode_sparse(black_box(&text)).ok())
+    });
+    // An accumulator that has seen 600 s of such intervals.
+    let mut acc_full = vlbench_stats::new_histogram();
+    let mut acc_sparse = SparseHist::new();
+    for s in (0..600).map(|_| filled(50)) {
+        merge_hist(&mut acc_full, &s.queries[3].latency);
+        acc_sparse.merge(&SparseHist::from_histogram(&s.queries[3].latency));
+    }
+    let one_full = small.queries[3].latency.clone();
+    let one_sparse = SparseHist::from_histogram(&one_full);
+    c.bench_function("merge_hist (50 values into an accumulator)", |b| {
+        b.iter(|| merge_hist(black_box(&mut acc_full), black_box(&one_full)))
+    });
+    c.bench_function("SparseHist::merge (50 values into an accumulator)", |b| {
+        b.iter(|| black_box(&mut acc_sparse).merge(black_box(&one_sparse)))
+    });
+    c.bench_function(
+        "SparseHist::merge_into (50 values into a full histogram)",
+        |b| b.iter(|| one_sparse.merge_into(black_box(&mut acc_full))),
+    );
+    let report = IntervalReport {
+        seq: 1,
+        start_unix_ms: 1_700_000_000_000,
+        duration_ms: 1000,
+        stats: small.clone(),
+    };
+    let json = serde_json::to_string(&report).unwrap_or_default();
+    c.bench_function("deserialize IntervalReport (10 queries x 50, full)", |b| {
+        b.iter(|| serde_json::from_str::<IntervalReport>(black_box(&json)).ok())
+    });
+    c.bench_function("deserialize SparseIntervalReport (10 queries x 50)", |b| {
+        b.iter(|| serde_json::from_str::<SparseIntervalReport>(black_box(&json)).ok())
+    });
+    let sparse = SparseIntervalReport::from_report(&report);
+    let mut node_total = SparseIntervalStats::new(QUERIES);
+    c.bench_function("SparseIntervalStats::merge (node total)", |b| {
+        b.iter(|| node_total.merge(black_box(&sparse.stats)))
+    });
+    let mut run = RunStats::new((0..QUERIES).map(|q| format!("q{q}")).collect());
+    run.merge_sparse_into_seq(&sparse);
+    c.bench_function("RunStats::merge_sparse_into_seq (existing second)", |b| {
+        b.iter(|| run.merge_sparse_into_seq(black_box(&sparse)))
+    });
+}
+
+criterion_group!(
+    benches,
+    bench_record,
+    bench_swap,
+    bench_merge,
+    bench_wire,
+    bench_coordinator
+);
 criterion_main!(benches);

@@ -8,6 +8,9 @@
 //! - [`interval`]: [`IntervalStats`] = per-query stats + schedule [`Ledger`].
 //! - [`recorder`]: [`Recorder`], the per-shard hot path (no allocation).
 //! - [`wire`]: [`IntervalReport`] and the serde of everything above.
+//! - [`sparse`], [`sparse_wire`], [`sparse_stats`]: the same data with only
+//!   the recorded buckets (decoded straight from the wire form), for merging
+//!   many small reports cheaply (the coordinator).
 //! - [`summary`]: [`Summary`], the numbers users read.
 //! - [`run`]: [`RunStats`], a whole run's series and totals.
 //!
@@ -20,6 +23,9 @@ pub mod interval;
 pub mod query;
 pub mod recorder;
 pub mod run;
+pub mod sparse;
+pub mod sparse_stats;
+pub mod sparse_wire;
 pub mod summary;
 pub mod wire;
 
@@ -29,6 +35,9 @@ pub use interval::{IntervalStats, Ledger};
 pub use query::{Outcome, QueryStats, StatusCounts};
 pub use recorder::Recorder;
 pub use run::RunStats;
+pub use sparse::SparseHist;
+pub use sparse_stats::{SparseIntervalReport, SparseIntervalStats, SparseLedger, SparseQueryStats};
+pub use sparse_wire::{decode_sparse, encode_sparse};
 pub use summary::Summary;
 pub use wire::{decode_histogram, encode_histogram, IntervalReport, WireError};
 

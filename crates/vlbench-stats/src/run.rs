@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::interval::IntervalStats;
+use crate::sparse_stats::SparseIntervalReport;
 use crate::wire::IntervalReport;
 
 /// How many of the latest seqs are kept as full in-memory stats. Older ones
@@ -79,6 +80,30 @@ impl RunStats {
         }
     }
 
+    /// [`RunStats::merge_into_seq`] for a sparse report: the same result,
+    /// at a cost in proportion to the report's recorded buckets (a new
+    /// seq allocates its full slot once).
+    pub fn merge_sparse_into_seq(&mut self, r: &SparseIntervalReport) {
+        r.stats.merge_into(&mut self.total);
+        if let Some(bytes) = self.archived.get_mut(&r.seq) {
+            // Late report for an archived second: see `merge_into_seq`.
+            if let Ok(mut slot) = serde_json::from_slice::<IntervalReport>(bytes) {
+                merge_sparse_slot(&mut slot, r);
+                if let Ok(encoded) = serde_json::to_vec(&slot) {
+                    *bytes = encoded;
+                    return;
+                }
+            }
+        }
+        match self.intervals.get_mut(&r.seq) {
+            Some(slot) => merge_sparse_slot(slot, r),
+            None => {
+                self.intervals.insert(r.seq, r.to_report());
+                self.archive_old();
+            }
+        }
+    }
+
     /// Whether an interval with this seq was received.
     pub fn contains(&self, seq: u64) -> bool {
         self.intervals.contains_key(&seq) || self.archived.contains_key(&seq)
@@ -134,6 +159,13 @@ fn merge_slot(slot: &mut IntervalReport, r: &IntervalReport) {
     slot.start_unix_ms = slot.start_unix_ms.min(r.start_unix_ms);
     slot.duration_ms = slot.duration_ms.max(r.duration_ms);
     slot.stats.merge(&r.stats);
+}
+
+/// Adds the sparse `r` into the slot of the same seq.
+fn merge_sparse_slot(slot: &mut IntervalReport, r: &SparseIntervalReport) {
+    slot.start_unix_ms = slot.start_unix_ms.min(r.start_unix_ms);
+    slot.duration_ms = slot.duration_ms.max(r.duration_ms);
+    r.stats.merge_into(&mut slot.stats);
 }
 
 #[cfg(test)]

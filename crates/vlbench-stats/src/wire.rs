@@ -62,6 +62,9 @@ pub enum WireError {
          high={HIST_MAX_US} sigfig={HIST_SIGFIG}; are both sides the same vlbench version?"
     )]
     Bounds { low: u64, high: u64, sigfig: u32 },
+    /// The counts after the header are corrupt.
+    #[error("histogram counts are invalid: {0}; send histograms as written by vlbench")]
+    Payload(&'static str),
     /// hdrhistogram rejected the encoding.
     #[error("histogram could not be decoded: {0}")]
     Decode(#[from] hdrhistogram::serialization::DeserializeError),
@@ -70,14 +73,14 @@ pub enum WireError {
     Encode(#[from] hdrhistogram::serialization::V2DeflateSerializeError),
 }
 
-const V2_COOKIE: u32 = 0x1c84_9313;
-const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
-const V2_HEADER_SIZE: usize = 40;
+pub(crate) const V2_COOKIE: u32 = 0x1c84_9313;
+pub(crate) const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
+pub(crate) const V2_HEADER_SIZE: usize = 40;
 /// Largest encoded counts payload accepted: a full histogram of our bounds
 /// is ~23.5k counters of at most 9 bytes each (~212 KiB).
-const MAX_PAYLOAD: usize = 1 << 20;
+pub(crate) const MAX_PAYLOAD: usize = 1 << 20;
 /// Largest base64 text accepted (compressed is never larger than raw + slack).
-const MAX_B64: usize = 2 * MAX_PAYLOAD;
+pub(crate) const MAX_B64: usize = 2 * MAX_PAYLOAD;
 
 /// Encodes `h` as base64 of HdrHistogram V2+deflate.
 pub fn encode_histogram(h: &Histogram<u64>) -> Result<String, WireError> {
@@ -159,7 +162,7 @@ fn de_hist<'de, D: Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> 
     decode_histogram(&String::deserialize(d)?).map_err(D::Error::custom)
 }
 
-fn errors_map(errors: &[u64; 6]) -> BTreeMap<&'static str, u64> {
+pub(crate) fn errors_map(errors: &[u64; 6]) -> BTreeMap<&'static str, u64> {
     ErrorClass::ALL
         .into_iter()
         .map(|c| (c.as_str(), errors[c.index()]))
@@ -167,7 +170,7 @@ fn errors_map(errors: &[u64; 6]) -> BTreeMap<&'static str, u64> {
         .collect()
 }
 
-fn errors_array(map: &BTreeMap<ErrorClass, u64>) -> [u64; 6] {
+pub(crate) fn errors_array(map: &BTreeMap<ErrorClass, u64>) -> [u64; 6] {
     let mut out = [0; 6];
     for (c, n) in map {
         out[c.index()] += n;
