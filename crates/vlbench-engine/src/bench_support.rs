@@ -17,8 +17,7 @@ use vlbench_workload::Workload;
 
 use crate::body::{Decode, Expect, Scan};
 use crate::chunked::Chunked;
-use crate::client::{Client, Prepared};
-use crate::conn::Conn;
+use crate::client::{Client, Line, Prepared};
 use crate::error::EngineError;
 use crate::options::TargetOptions;
 use crate::shard::{Job, Mode, Shard};
@@ -26,7 +25,7 @@ use crate::shard::{Job, Mode, Shard};
 /// One shard's request path with one keep-alive connection.
 pub struct OneConnection {
     shard: Rc<Shard>,
-    conn: Option<Conn>,
+    line: Line,
 }
 
 impl OneConnection {
@@ -41,18 +40,20 @@ impl OneConnection {
         let shard = Shard::new(client, n, SmallRng::seed_from_u64(1), mode, 0);
         Ok(OneConnection {
             shard: Rc::new(shard),
-            conn: None,
+            line: Line::default(),
         })
     }
 
     /// One request exactly as a closed-model user makes it, recorded.
     pub async fn request(&mut self) {
+        let now = Instant::now();
         let job = Job {
             query: self.shard.pick(),
-            intended: Instant::now(),
-            lag_us: 0,
+            intended: now,
+            lag_from: now,
+            slot_wait: None,
         };
-        self.shard.execute(&mut self.conn, job).await;
+        self.shard.execute(&mut self.line, job).await;
     }
 
     /// Everything recorded so far (moved out).
@@ -107,10 +108,7 @@ impl RequestBuilder {
     /// Prepares query `q`'s next request; its head length (0 for a
     /// prebuilt head or HTTP/2), `None` when it cannot be sent.
     pub fn build(&mut self, q: usize) -> Option<usize> {
-        let now = std::time::SystemTime::now();
-        let req = self
-            .client
-            .prepare(q, &mut self.rng, now, &mut self.scratch)?;
+        let req = self.client.prepare(q, &mut self.rng, &mut self.scratch)?;
         let len = match &req {
             Prepared::H1 { len, .. } => *len,
             _ => 0,

@@ -5,10 +5,11 @@
 //! come, then sleeps until the next event. The same loop serves every model
 //! and stage shape (STYLE convention 3); live updates swap its plan.
 //!
-//! Timing: tokio's timer has ~1 ms granularity, so for an arrival the loop
-//! sleeps until [`SPIN_WINDOW`] before it and then yields in a loop until
-//! the exact instant (other tasks keep running meanwhile). Every due arrival
-//! is dispatched in one batch per wake; the lag histogram measures the rest.
+//! Timing: tokio's timer has ~1 ms granularity, so for an arrival (and the
+//! start) the loop waits on the shard's [`Clock`], which wakes it within
+//! tens of µs without spinning; interval rotation and user ticks use
+//! tokio's timer. Every due arrival is dispatched in one batch per wake;
+//! the send lag (measured by the worker at the real send) shows the rest.
 //!
 //! Must not send requests itself (workers do) nor block.
 
@@ -21,12 +22,11 @@ use tokio_util::sync::CancellationToken;
 use vlbench_stats::IntervalStats;
 use vlbench_workload::{Model, Schedule, Share};
 
+use crate::clock::Clock;
 use crate::collector::ShardMsg;
 use crate::options::LiveUpdate;
 use crate::shard::{Mode, Shard};
 
-/// How long before an arrival the dispatcher stops sleeping and spins.
-pub(crate) const SPIN_WINDOW: Duration = Duration::from_micros(1500);
 /// Closed model: how often the number of active users is re-read.
 const USER_TICK: Duration = Duration::from_millis(10);
 /// Most arrivals handed out per wake, so a huge backlog cannot starve I/O.
@@ -63,6 +63,8 @@ struct Arrivals {
     k: u64,
     /// Its time, `None` past the schedule's end or without a rate.
     next: Option<Instant>,
+    /// Arrivals before this local index were handed to the clock.
+    handed: u64,
 }
 
 impl Arrivals {
@@ -81,7 +83,25 @@ impl Arrivals {
         Arrivals {
             k: lo,
             next: arrival(plan, lo).map(|d| plan.start + d),
+            handed: lo + 1,
         }
+    }
+
+    /// Hands the clock the arrivals after the next one, up to its
+    /// lookahead, so that it wakes the dispatcher for each in turn.
+    fn hand_ahead(&mut self, plan: &ShardPlan, clock: &mut Clock) {
+        if self.next.is_none() {
+            return;
+        }
+        self.handed = self.handed.max(self.k + 1);
+        let from = self.handed;
+        let mut handed = 0;
+        clock.ahead(
+            (from..)
+                .map_while(|k| arrival(plan, k).map(|d| plan.start + d))
+                .inspect(|_| handed += 1),
+        );
+        self.handed += handed;
     }
 
     fn advance(&mut self, plan: &ShardPlan) {
@@ -143,8 +163,9 @@ pub(crate) async fn drive(shard: Rc<Shard>, mut plan: ShardPlan) {
         begin,
     };
     let late = plan.joined_late;
+    let mut clock = Clock::default();
     tokio::select! {
-        _ = precise_sleep_until(plan.start) => {}
+        _ = clock.sleep_until(plan.start) => {}
         _ = plan.shutdown.cancelled() => {}
     }
     let mut arrivals = Arrivals::seek(&plan, late);
@@ -164,11 +185,15 @@ pub(crate) async fn drive(shard: Rc<Shard>, mut plan: ShardPlan) {
             dispatched = Some(t);
         }
         let (wake, precise) = next_wake(&shard, &plan, &arrivals, &rot, now);
+        if precise {
+            arrivals.hand_ahead(&plan, &mut clock);
+        }
         tokio::select! {
-            _ = sleep_until(wake, precise) => {}
+            _ = sleep_until(&mut clock, wake, precise) => {}
             Some(update) = changed(&mut updates) => {
                 apply(&shard, &mut plan, update);
                 arrivals = Arrivals::seek(&plan, dispatched);
+                clock.clear();
             }
             _ = plan.shutdown.cancelled() => {}
         }
@@ -293,23 +318,10 @@ async fn changed(updates: &mut Option<watch::Receiver<LiveUpdate>>) -> Option<Li
     }
 }
 
-async fn sleep_until(at: Instant, precise: bool) {
+async fn sleep_until(clock: &mut Clock, at: Instant, precise: bool) {
     if precise {
-        precise_sleep_until(at).await;
+        clock.sleep_until(at).await;
     } else {
         tokio::time::sleep_until(at.into()).await;
-    }
-}
-
-/// Sleeps with the timer until [`SPIN_WINDOW`] before `at`, then yields in
-/// a loop until `at`: sub-millisecond wake-ups without blocking the runtime.
-pub(crate) async fn precise_sleep_until(at: Instant) {
-    if let Some(early) = at.checked_sub(SPIN_WINDOW) {
-        if early > Instant::now() {
-            tokio::time::sleep_until(early.into()).await;
-        }
-    }
-    while Instant::now() < at {
-        tokio::task::yield_now().await;
     }
 }

@@ -14,6 +14,7 @@
 //! connections, retry or classify statuses: the client does.
 
 use std::io;
+use std::mem::MaybeUninit;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -103,9 +104,16 @@ pub(crate) fn parse_head(
     expect: Expect,
     capture: usize,
 ) -> Result<Option<(Head, Scan)>, HeadError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut fields);
-    let httparse::Status::Complete(len) = resp.parse(buf)? else {
+    // Uninitialised: filling 64 empty headers (2 KB) per response cost
+    // more than parsing a typical head.
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp,
+        buf,
+        &mut fields,
+    )?;
+    let httparse::Status::Complete(len) = parsed else {
         return Ok(None);
     };
     let status = resp.code.unwrap_or(0);
@@ -114,25 +122,33 @@ pub(crate) fn parse_head(
     let mut content_type: &[u8] = b"";
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_length(h.value).ok_or(HeadError::ContentLength)?;
-            if length.is_some_and(|l| l != n) {
-                return Err(HeadError::ContentLength);
+        // One case-insensitive compare per header: the length picks it.
+        // Servers send canonical case; other cases are compared slowly.
+        let is = |want: &[u8]| name == want || name.eq_ignore_ascii_case(want);
+        match name.len() {
+            14 if is(b"Content-Length") => {
+                let n = parse_length(h.value).ok_or(HeadError::ContentLength)?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(HeadError::ContentLength);
+                }
+                length = Some(n);
             }
-            length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            encoded = true;
-            chunked = last_token(h.value).eq_ignore_ascii_case(b"chunked");
-        } else if name.eq_ignore_ascii_case(b"content-encoding") {
-            gzip = h.value.eq_ignore_ascii_case(b"gzip");
-        } else if name.eq_ignore_ascii_case(b"content-type") {
-            content_type = h.value;
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            if has_token(h.value, b"close") {
-                keep_alive = false;
-            } else if has_token(h.value, b"keep-alive") {
-                keep_alive = true;
+            17 if is(b"Transfer-Encoding") => {
+                encoded = true;
+                chunked = last_token(h.value).eq_ignore_ascii_case(b"chunked");
             }
+            16 if is(b"Content-Encoding") => gzip = h.value.eq_ignore_ascii_case(b"gzip"),
+            12 if is(b"Content-Type") => content_type = h.value,
+            10 if is(b"Connection") => {
+                if h.value == b"keep-alive" {
+                    keep_alive = true;
+                } else if has_token(h.value, b"close") {
+                    keep_alive = false;
+                } else if has_token(h.value, b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+            _ => {}
         }
     }
     let framing = if status == 204 || status == 304 || (100..200).contains(&status) {

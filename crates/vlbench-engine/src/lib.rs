@@ -6,6 +6,8 @@
 //! - `run`: [`run`] / [`run_with_control`]: shard threads + the collector.
 //! - `drive`: a shard's dispatcher, the one loop driven by the schedule
 //!   (users, arrivals, rate permits, interval rotation, live updates).
+//! - `clock`: precise wake-ups for the dispatcher (a helper thread, no
+//!   spinning).
 //! - `shard`: a shard's shared state (`Rc`, no locks): job queue, worker
 //!   bookkeeping, recorder, the per-request step.
 //! - `worker`: the worker loop (closed-model user or open-model slot), each
@@ -32,6 +34,7 @@ pub mod bench_support;
 mod body;
 mod chunked;
 mod client;
+mod clock;
 mod collector;
 mod conn;
 mod drive;

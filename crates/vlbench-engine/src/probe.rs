@@ -6,14 +6,14 @@
 //! probe that passes means the load's requests are well-formed. Must not
 //! record statistics.
 
-use std::time::SystemTime;
+use std::time::Instant;
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use vlbench_stats::ErrorClass;
 use vlbench_workload::Workload;
 
-use crate::client::Client;
+use crate::client::{Client, Line};
 use crate::error::EngineError;
 use crate::options::TargetOptions;
 
@@ -52,10 +52,10 @@ pub async fn probe(
     let client = Client::new(target, std::sync::Arc::new(workload.clone()))?;
     let mut rng = SmallRng::from_os_rng();
     let mut scratch = String::new();
-    let mut conn = None;
+    let mut line = Line::default();
     let mut out = Vec::with_capacity(workload.len());
     for q in 0..workload.len() {
-        let Some(req) = client.prepare(q, &mut rng, SystemTime::now(), &mut scratch) else {
+        let Some(req) = client.prepare(q, &mut rng, &mut scratch) else {
             out.push(ProbeResult {
                 query: q,
                 status: 0,
@@ -66,7 +66,7 @@ pub async fn probe(
             continue;
         };
         let ex = client
-            .exchange(&mut conn, req, q, PROBE_MESSAGE_BYTES)
+            .exchange(&mut line, req, q, PROBE_MESSAGE_BYTES, Instant::now())
             .await;
         let message = match ex.error {
             None => String::new(),

@@ -10,7 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use tokio::sync::Notify;
@@ -18,12 +18,11 @@ use tokio_util::sync::CancellationToken;
 use vlbench_stats::{ErrorClass, Outcome, Recorder};
 use vlbench_workload::Model;
 
-use crate::client::Client;
-use crate::conn::Conn;
+use crate::client::{Client, Line};
 use crate::worker;
 
-/// One request to make: which query, when it was meant to start, and the
-/// generator's own delay in handing it out.
+/// One request to make: which query, when it was meant to start, and from
+/// when the generator's own delay (the send lag) counts.
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct Job {
     /// Index into the workload.
@@ -31,8 +30,13 @@ pub(crate) struct Job {
     /// Latency is measured from here: the intended start (open model) or
     /// the real send (closed model).
     pub intended: Instant,
-    /// Dispatch time minus intended time, µs (queue wait excluded).
-    pub lag_us: u64,
+    /// The send lag is the real send time minus this: the intended send
+    /// time, moved later by any wait for a free in-flight slot (that wait
+    /// is the target's slowness, not the generator's).
+    pub lag_from: Instant,
+    /// Set while the job waits in the queue because every in-flight slot
+    /// is busy: since when (see [`Shard::pop`]).
+    pub slot_wait: Option<Instant>,
 }
 
 /// How the shard's workers get their work (from the schedule's model).
@@ -142,11 +146,14 @@ impl Shard {
             return;
         }
         drop(rec);
-        let lag_us = micros(now.saturating_duration_since(intended));
+        // An idle worker (an open pooled connection) takes it, else a new
+        // worker; only with every slot busy does the job wait for one.
+        let direct = self.idle.get() > queued || self.alive.get() < max_in_flight;
         self.queue.borrow_mut().push_back(Job {
             query,
             intended,
-            lag_us,
+            lag_from: intended,
+            slot_wait: (!direct).then_some(now),
         });
         if self.idle.get() > queued {
             self.job_ready.notify_one();
@@ -165,7 +172,8 @@ impl Shard {
         self.queue.borrow_mut().push_back(Job {
             query: 0,
             intended,
-            lag_us: 0,
+            lag_from: intended,
+            slot_wait: None,
         });
         self.job_ready.notify_one();
     }
@@ -221,9 +229,14 @@ impl Shard {
         self.alive.get()
     }
 
-    /// The next queued job, if any.
+    /// The next queued job, if any. A job that waited for a free slot has
+    /// that wait taken out of its send lag.
     pub(crate) fn pop(&self) -> Option<Job> {
-        self.queue.borrow_mut().pop_front()
+        let mut job = self.queue.borrow_mut().pop_front()?;
+        if let Some(since) = job.slot_wait.take() {
+            job.lag_from += Instant::now().saturating_duration_since(since);
+        }
+        Some(job)
     }
 
     /// Drops every queued job (shutdown: they were planned, never sent).
@@ -239,20 +252,21 @@ impl Shard {
         }
     }
 
-    /// Sends `job`'s request on `conn`, reads the answer and records it.
-    /// Returns when the answer is complete (the end of the service time).
-    pub(crate) async fn execute(&self, conn: &mut Option<Conn>, job: Job) -> Instant {
+    /// Sends `job`'s request on `line`, reads the answer and records it
+    /// (the send lag too). Returns when the answer is complete (the end of
+    /// the service time).
+    pub(crate) async fn execute(&self, line: &mut Line, job: Job) -> Instant {
         self.busy.set(self.busy.get() + 1);
         let sent = Instant::now();
-        self.recorder.borrow_mut().sent(job.lag_us);
+        let lag_us = micros(sent.saturating_duration_since(job.lag_from));
+        self.recorder.borrow_mut().sent(lag_us);
         let req = {
             let mut rng = self.rng.borrow_mut();
             let mut scratch = self.scratch.borrow_mut();
-            self.client
-                .prepare(job.query, &mut *rng, SystemTime::now(), &mut scratch)
+            self.client.prepare(job.query, &mut *rng, &mut scratch)
         };
         let ex = match req {
-            Some(req) => self.client.exchange(conn, req, job.query, 0).await,
+            Some(req) => self.client.exchange(line, req, job.query, 0, sent).await,
             // Form-encoded text always parses; a bad base URL is refused at start.
             None => crate::client::Exchange {
                 error: Some(ErrorClass::InvalidResponse),

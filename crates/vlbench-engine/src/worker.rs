@@ -13,8 +13,8 @@
 use std::rc::Rc;
 use std::time::Instant;
 
-use crate::conn::Conn;
-use crate::shard::{micros, Job, Mode, Shard};
+use crate::client::Line;
+use crate::shard::{Job, Mode, Shard};
 
 /// What a worker is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub(crate) enum Role {
 
 /// Runs one worker until it is retired or the shard closes.
 pub(crate) async fn run(shard: Rc<Shard>, role: Role) {
-    let mut conn: Option<Conn> = None;
+    let mut line = Line::default();
     let mut ready_at = Instant::now();
     loop {
         let job = match role {
@@ -35,7 +35,7 @@ pub(crate) async fn run(shard: Rc<Shard>, role: Role) {
             Role::Pool => next_pool_job(&shard).await,
         };
         let Some(job) = job else { break };
-        let end = shard.execute(&mut conn, job).await;
+        let end = shard.execute(&mut line, job).await;
         if let Mode::Closed { think, .. } = shard.mode.get() {
             ready_at = end + think;
         }
@@ -92,12 +92,12 @@ async fn next_user_job(shard: &Shard, k: usize, ready_at: Instant) -> Option<Job
             shard.recorder.borrow_mut().planned(1);
             ready_at
         };
-        let now = Instant::now();
         return Some(Job {
             query: shard.pick(),
             // Closed model: latency counts from the real send.
-            intended: now,
-            lag_us: micros(now.saturating_duration_since(intended)),
+            intended: Instant::now(),
+            lag_from: intended,
+            slot_wait: None,
         });
     }
 }
