@@ -5,6 +5,7 @@
 #
 #   bench/target-throughput.sh            # defaults below
 #   DURATION=30s CONNS=128 bench/target-throughput.sh
+#   VLBENCH=/path/to/vlbench bench/target-throughput.sh   # skip the build
 #
 # Needs Linux with taskset and two CPUs. Installs Debian's `wrk` with
 # apt-get when missing; uses `oha` instead when OHA=1 and it is installed.
@@ -19,8 +20,12 @@ TARGET_CPU=${TARGET_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 OHA=${OHA:-0}
 
-cargo build --release -p vlbench
-BIN="${CARGO_TARGET_DIR:-target}/release/vlbench"
+if [[ -n "${VLBENCH:-}" ]]; then
+    BIN=$VLBENCH
+else
+    cargo build --release -p vlbench
+    BIN="${CARGO_TARGET_DIR:-target}/release/vlbench"
+fi
 
 if [[ "$OHA" == 1 ]] && ! command -v oha >/dev/null; then
     echo "OHA=1 but oha is not installed (cargo install oha); using wrk" >&2

@@ -6,8 +6,10 @@
 //! into VictoriaLogs' wire behaviour: the abort text written *unframed*
 //! after the last complete chunk, then a TCP close without the final
 //! `0\r\n\r\n` chunk, so clients see a chunked-decoding error.
-//! Must not: know about endpoints (it serves whatever router it gets).
+//! Must not: know about endpoints (it hands every request to
+//! `http::respond`).
 
+use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -15,23 +17,27 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
+use http::Request;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
 use crate::body::{ConnCtl, ABORT_TEXT};
+use crate::TargetState;
 
 /// How long shutdown waits for open responses before cutting them.
 const DRAIN: Duration = Duration::from_secs(5);
 
-/// Serves `router` on `listener` until `shutdown` is cancelled.
-pub async fn accept_loop(router: Router, listener: TcpListener, shutdown: CancellationToken) {
+/// Serves `state` on `listener` until `shutdown` is cancelled.
+pub async fn accept_loop(
+    state: Arc<TargetState>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) {
     let mut tasks = JoinSet::new();
     loop {
         tokio::select! {
@@ -40,7 +46,7 @@ pub async fn accept_loop(router: Router, listener: TcpListener, shutdown: Cancel
                 Ok((stream, _)) => {
                     // Small responses must not wait for Nagle's algorithm.
                     let _ = stream.set_nodelay(true);
-                    tasks.spawn(serve_conn(stream, router.clone(), shutdown.clone()));
+                    tasks.spawn(serve_conn(stream, Arc::clone(&state), shutdown.clone()));
                 }
                 Err(e) => {
                     // E.g. out of file descriptors: back off instead of spinning.
@@ -58,42 +64,43 @@ pub async fn accept_loop(router: Router, listener: TcpListener, shutdown: Cancel
     }
 }
 
-async fn serve_conn(stream: TcpStream, router: Router, shutdown: CancellationToken) {
+/// hyper's HTTP/1.1 settings for every connection.
+fn http1() -> hyper::server::conn::http1::Builder {
+    let mut b = hyper::server::conn::http1::Builder::new();
+    // One flat write buffer, so the abort frame is found whole (see
+    // AbortableIo); it is also one `write` per small response.
+    b.writev(false)
+        // Pipelined requests get their responses in one write.
+        .pipeline_flush(true)
+        // hyper's default 30 s header timeout arms (allocates and registers)
+        // a timer for every request; a load-test target has no slow-loris
+        // clients to defend against, so it is off.
+        .header_read_timeout(None);
+    b
+}
+
+async fn serve_conn(stream: TcpStream, state: Arc<TargetState>, shutdown: CancellationToken) {
     let ctl = Arc::new(ConnCtl::default());
     let io = TokioIo::new(AbortableIo {
         inner: stream,
         ctl: Arc::clone(&ctl),
         state: IoState::Normal,
     });
-    let svc = router.map_request(|req: http::Request<Incoming>| req.map(axum::body::Body::new));
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    // One flat write buffer, so the abort frame is found whole (see AbortableIo).
-    builder.writev(false).timer(TokioTimer::new());
-    let conn = builder.serve_connection(io, TowerToHyperService::new(svc));
-    // hyper polls handlers and bodies inside this task, so they find the
-    // connection's control here without a per-request allocation.
-    CONN.scope(ctl, async move {
-        tokio::pin!(conn);
-        tokio::select! {
-            _ = conn.as_mut() => {}
-            _ = shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                let _ = conn.await;
-            }
+    // Straight to the handler: axum's routing layers cost more per request
+    // than the whole simulated query (see notes in bench/).
+    let svc = service_fn(move |req: Request<Incoming>| {
+        let reply = crate::http::respond(Arc::clone(&state), req, Some(Arc::clone(&ctl)));
+        async move { Ok::<_, Infallible>(reply.await) }
+    });
+    let conn = http1().serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
         }
-    })
-    .await;
-}
-
-tokio::task_local! {
-    /// The control of the connection whose task is running.
-    static CONN: Arc<ConnCtl>;
-}
-
-/// The current connection's control, when called from a connection task
-/// (None in router tests without a socket).
-pub fn current_conn() -> Option<Arc<ConnCtl>> {
-    CONN.try_with(Arc::clone).ok()
+    }
 }
 
 enum IoState {

@@ -196,6 +196,10 @@ pub struct Stream {
     pub label: Box<str>,
     /// `_stream_id` value (48 hex digits).
     pub id: Box<str>,
+    /// The fields this stream fixes in a `/query` row, pre-rendered as
+    /// JSON (see `http::render::stream_json`): what follows `_time`'s value
+    /// up to `_msg`'s, and what follows `_msg` up to `level`'s value.
+    pub json: [Box<[u8]>; 2],
 }
 
 /// One log row. `phase` places it in time (see the module docs).
@@ -304,8 +308,14 @@ impl Dataset {
             now,
         };
         let n = self.rows.len();
-        w.start = partition(n, |k| self.time_at(&w, k) < lo);
-        w.end = partition(n, |k| self.time_at(&w, k) <= hi).max(w.start);
+        // Every timestamp is in (now - span, now]: open bounds need no
+        // search (the common case: no `start`, `end` = now).
+        if lo > now.saturating_sub(self.span) {
+            w.start = partition(n, |k| self.time_at(&w, k) < lo);
+        }
+        if hi < now {
+            w.end = partition(n, |k| self.time_at(&w, k) <= hi).max(w.start);
+        }
         w
     }
 
@@ -406,7 +416,7 @@ fn new_stream(
         "{{container=\"{container}\",job=\"{job}\",namespace=\"{namespace}\",pod=\"{pod}\"}}"
     );
     let id = format!("0000000000000000{:032x}", rng.random::<u128>());
-    Stream {
+    let mut s = Stream {
         job,
         namespace,
         pod: pod.into(),
@@ -415,7 +425,10 @@ fn new_stream(
         node,
         label: label.into(),
         id: id.into(),
-    }
+        json: Default::default(),
+    };
+    s.json = crate::http::stream_json(&s);
+    s
 }
 
 fn make_row(rng: &mut SmallRng, streams: &[Stream], span: i64) -> Row {

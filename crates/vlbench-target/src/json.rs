@@ -14,37 +14,67 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends the escaped contents of `s` without the surrounding quotes.
+/// Strings without anything to escape are copied whole; others from the
+/// first byte to rewrite on through a stack buffer, with each escape a
+/// fixed six-byte copy from [`ESCAPES`] (JSON messages have a quote every
+/// few bytes, so a copy per run of plain bytes would cost more).
 pub fn push_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| NEEDS_ESCAPE[usize::from(b)]) {
+    let Some(first) = bytes.iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]) else {
         out.extend_from_slice(bytes);
         return;
+    };
+    out.extend_from_slice(&bytes[..first]);
+    let mut buf = [0u8; 256];
+    let mut n = 0;
+    for &b in &bytes[first..] {
+        if n + 6 > buf.len() {
+            out.extend_from_slice(&buf[..n]);
+            n = 0;
+        }
+        let (esc, len) = &ESCAPES[usize::from(b)];
+        if *len == 0 {
+            buf[n] = b;
+            n += 1;
+        } else {
+            buf[n..n + 6].copy_from_slice(esc);
+            n += usize::from(*len);
+        }
     }
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            b'\'' => b"\\u0027",
-            b'<' => b"\\u003c",
-            b'>' => b"\\u003e",
-            0..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
-                push_control(out, b);
-                start = i + 1;
-                continue;
-            }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(esc);
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(&buf[..n]);
 }
+
+/// The escape of each byte (padded to six bytes) and its length; 0 for
+/// bytes copied as they are.
+const ESCAPES: [([u8; 6], u8); 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [([0u8; 6], 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        if NEEDS_ESCAPE[i] {
+            t[i] = match i as u8 {
+                b'"' => (*b"\\\"    ", 2),
+                b'\\' => (*b"\\\\    ", 2),
+                b'\n' => (*b"\\n    ", 2),
+                b'\r' => (*b"\\r    ", 2),
+                b'\t' => (*b"\\t    ", 2),
+                b => (
+                    [
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[(b >> 4) as usize],
+                        HEX[(b & 0xf) as usize],
+                    ],
+                    6,
+                ),
+            };
+        }
+        i += 1;
+    }
+    t
+};
 
 /// Bytes [`push_escaped`] rewrites.
 const NEEDS_ESCAPE: [bool; 256] = {
@@ -61,13 +91,6 @@ const NEEDS_ESCAPE: [bool; 256] = {
     t[b'>' as usize] = true;
     t
 };
-
-fn push_control(out: &mut Vec<u8>, b: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.extend_from_slice(b"\\u00");
-    out.push(HEX[usize::from(b >> 4)]);
-    out.push(HEX[usize::from(b & 0xf)]);
-}
 
 /// Appends a decimal integer.
 pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
@@ -103,6 +126,17 @@ mod tests {
         assert!(e.contains("\\u0001"));
         let back: String = serde_json::from_str(&e).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn every_byte_escapes_as_serde_reads_it() {
+        let all: String = (0u8..128).map(char::from).collect();
+        let long = all.repeat(5) + "é\"ü";
+        for s in [all.as_str(), long.as_str(), "plain", "", "\"", "a'b<c>d"] {
+            let back: String = serde_json::from_str(&esc(s)).unwrap();
+            assert_eq!(back, s);
+        }
+        assert_eq!(esc("\u{1f}'<>"), "\"\\u001f\\u0027\\u003c\\u003e\"");
     }
 
     #[test]

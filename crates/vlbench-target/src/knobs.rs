@@ -167,6 +167,9 @@ impl Knobs {
 
     /// Waits out the current stall window, if any.
     pub async fn wait_stall(&self) {
+        if self.stalls.is_empty() {
+            return;
+        }
         // A window can be followed directly by another one, so loop (at
         // most once per configured stall).
         for _ in 0..=self.stalls.len() {

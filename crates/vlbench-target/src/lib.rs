@@ -40,6 +40,7 @@
 //! - `conn.rs`: accept loop and the socket wrapper that cuts aborted streams.
 //! - `knobs.rs`: latency, errors, stalls, concurrency queue, abort choice.
 //! - `metrics.rs`: counters and `/metrics`.
+//! - `timer.rs`: precise sleeps for added latency (a timer thread).
 //! - `time.rs`, `json.rs`: formats without allocation on the hot path.
 
 pub mod body;
@@ -54,6 +55,7 @@ pub mod knobs;
 pub mod logsql;
 pub mod metrics;
 pub mod time;
+pub mod timer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -141,7 +143,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), TargetError> {
-    conn::accept_loop(router(state), listener, shutdown).await;
+    conn::accept_loop(state, listener, shutdown).await;
     Ok(())
 }
 

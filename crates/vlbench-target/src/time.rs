@@ -127,6 +127,49 @@ pub fn push_rfc3339(out: &mut Vec<u8>, ts: i64, with_fraction: bool) {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        return push_rfc3339_wide(out, (y, m, d), sod, nanos, with_fraction);
+    }
+    // Four-digit years (every real timestamp): fill one stack buffer and
+    // copy it once.
+    let mut b = *b"0000-00-00T00:00:00.000000000Z";
+    put_digits(&mut b[0..4], y);
+    put_digits(&mut b[5..7], m);
+    put_digits(&mut b[8..10], d);
+    put_digits(&mut b[11..13], sod / 3600);
+    put_digits(&mut b[14..16], sod / 60 % 60);
+    put_digits(&mut b[17..19], sod % 60);
+    let mut len = 19;
+    if with_fraction && nanos != 0 {
+        put_digits(&mut b[20..29], nanos);
+        // nanos != 0, so at least one fraction digit is not zero.
+        len = 20
+            + b[20..29]
+                .iter()
+                .rposition(|&c| c != b'0')
+                .map_or(0, |i| i + 1);
+    }
+    b[len] = b'Z';
+    out.extend_from_slice(&b[..=len]);
+}
+
+/// Writes `v` (non-negative) as decimal digits filling `dst`.
+fn put_digits(dst: &mut [u8], mut v: i64) {
+    for c in dst.iter_mut().rev() {
+        // `v % 10` is in 0..10 for non-negative `v`, so the cast is exact.
+        *c = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// [`push_rfc3339`] for years outside 0..=9999 (digits as many as needed).
+fn push_rfc3339_wide(
+    out: &mut Vec<u8>,
+    (y, m, d): (i64, i64, i64),
+    sod: i64,
+    nanos: i64,
+    with_fraction: bool,
+) {
     push_num(out, y, 4);
     out.push(b'-');
     push_num(out, m, 2);
@@ -246,5 +289,29 @@ mod tests {
         let mut out = Vec::new();
         push_unix_secs(&mut out, 1_795_579_804_376_607_000);
         assert_eq!(out, b"1795579804.376607");
+    }
+
+    #[test]
+    fn fast_rfc3339_matches_the_digit_by_digit_form() {
+        let mut ts = 1_700_000_000_123_456_789i64;
+        for i in 0..2000i64 {
+            ts = ts.wrapping_add(i * 7_919_000_003 + 1_000);
+            for frac in [true, false] {
+                for t in [ts, ts / 1000 * 1000, ts / NS_PER_SEC * NS_PER_SEC] {
+                    let mut fast = Vec::new();
+                    push_rfc3339(&mut fast, t, frac);
+                    let secs = t.div_euclid(NS_PER_SEC);
+                    let mut slow = Vec::new();
+                    push_rfc3339_wide(
+                        &mut slow,
+                        civil_from_days(secs.div_euclid(86_400)),
+                        secs.rem_euclid(86_400),
+                        t.rem_euclid(NS_PER_SEC),
+                        frac,
+                    );
+                    assert_eq!(fast, slow, "{t}");
+                }
+            }
+        }
     }
 }

@@ -27,12 +27,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
-use crate::body::Completion;
+use crate::body::{Completion, ConnCtl, ResponseBody};
 use crate::data::Dataset;
 use crate::knobs::QueueTimeout;
 use crate::logsql::Query;
@@ -41,18 +40,36 @@ use crate::time::now_ns;
 use crate::TargetState;
 
 pub use args::Args;
+pub(crate) use render::stream_json;
 use reply::{bad_request, Ctype, Reply};
 
 /// Largest POST form body read (bigger bodies are ignored, as if empty).
 const MAX_FORM_BODY: usize = 1 << 20;
 
 /// The whole HTTP API as an axum router (tests drive it with `oneshot`,
-/// no socket needed).
+/// no socket needed). It answers exactly like the socket path, which
+/// calls [`respond`] without axum's routing layers.
 pub fn router(state: Arc<TargetState>) -> Router {
-    Router::new().fallback(dispatch).with_state(state)
+    Router::new()
+        .fallback(
+            |State(state): State<Arc<TargetState>>, req: Request| async move {
+                respond(state, req, None).await.map(axum::body::Body::new)
+            },
+        )
+        .with_state(state)
 }
 
-async fn dispatch(State(state): State<Arc<TargetState>>, req: Request) -> Response {
+/// Answers one request. `conn` is the control of the connection it came
+/// on (None without a socket: aborts then only end the body).
+pub(crate) async fn respond<B>(
+    state: Arc<TargetState>,
+    req: http::Request<B>,
+    conn: Option<Arc<ConnCtl>>,
+) -> http::Response<ResponseBody>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     match req.uri().path() {
         "/health" => reply::into_response(Reply::full(200, Ctype::Text, "OK"), false),
         "/metrics" => {
@@ -60,7 +77,7 @@ async fn dispatch(State(state): State<Arc<TargetState>>, req: Request) -> Respon
             reply::into_response(Reply::full(200, Ctype::Text, text), false)
         }
         path => match Endpoint::from_path(path) {
-            Some(ep) => select(state, ep, req).await,
+            Some(ep) => select(state, ep, req, conn).await,
             None => {
                 let cors = path.starts_with("/select/");
                 reply::into_response(reply::unsupported_path(path), cors)
@@ -69,21 +86,33 @@ async fn dispatch(State(state): State<Arc<TargetState>>, req: Request) -> Respon
     }
 }
 
-async fn select(state: Arc<TargetState>, ep: Endpoint, req: Request) -> Response {
+async fn select<B>(
+    state: Arc<TargetState>,
+    ep: Endpoint,
+    req: http::Request<B>,
+    conn: Option<Arc<ConnCtl>>,
+) -> http::Response<ResponseBody>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut guard = Completion::new(Arc::clone(&state), ep, Instant::now());
-    let conn = crate::conn::current_conn();
     state.knobs().wait_stall().await;
     let (parts, body) = req.into_parts();
     let form = read_form(&parts, body).await;
     let args = Args::parse(parts.uri.query(), &form);
     let mut reply = handle(&state, ep, &parts.headers, &args, &mut guard).await;
     guard.status = reply.status;
-    reply.body.attach(guard, Arc::clone(&state), conn);
+    reply.body.attach(guard, state, conn);
     reply::into_response(reply, true)
 }
 
 /// The form body of a POST (empty for other requests and content types).
-async fn read_form(parts: &http::request::Parts, body: axum::body::Body) -> Bytes {
+async fn read_form<B>(parts: &http::request::Parts, body: B) -> Bytes
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let is_form = parts.method == http::Method::POST
         && parts
             .headers
@@ -119,7 +148,7 @@ async fn handle(
         Err(QueueTimeout(waited)) => return reply::queue_timeout(waited, knobs),
     }
     if let Some(d) = knobs.latency(ep) {
-        tokio::time::sleep(d).await;
+        crate::timer::sleep(d).await;
     }
     if let Some(status) = knobs.pick_error() {
         return reply::injected(ep, status, knobs);
@@ -163,11 +192,11 @@ pub(crate) fn prepare(
     args: &Args<'_>,
     time_arg: bool,
 ) -> Result<Prepared, Reply> {
-    let text = args.query_text();
+    let raw = args.query_raw.unwrap_or_default();
     let query = state
         .cache()
-        .get(text)
-        .map_err(|e| bad_request(ep, &e.render(text)))?;
+        .get(raw, args::decode)
+        .map_err(|e| bad_request(ep, &e.render(&args.query_text())))?;
     let now = now_ns();
     let (lo, hi) = if time_arg {
         (

@@ -6,6 +6,7 @@
 //! after `abort.after_rows` rows.
 //! Must not: parse queries or evaluate filters itself.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -85,10 +86,10 @@ pub fn handle(state: &TargetState, ds: Data, args: &Args<'_>, abort: bool) -> Re
     }
     let fields = exec::projection(&p.query).map(<[Field]>::to_vec);
     let ctx = Ctx::new(&ds, &p.query, p.now, p.lo, p.hi);
-    let mut producer: Box<dyn Producer> = if exec::is_streamable(&p.query) {
+    let body = if exec::is_streamable(&p.query) {
         let cursor = RowCursor::new(&ctx);
         let (lo, hi) = (ctx.lo, ctx.hi);
-        Box::new(CursorRows {
+        let rows = CursorRows {
             ds: Arc::clone(&ds),
             query: Arc::clone(&p.query),
             now: p.now,
@@ -97,47 +98,65 @@ pub fn handle(state: &TargetState, ds: Data, args: &Args<'_>, abort: bool) -> Re
             cursor,
             left,
             fields,
-        })
+        };
+        body(rows, abort)
     } else {
         match exec::run(&ctx, None) {
             Output::Rows(mut rows) => {
                 rows.truncate(usize::try_from(left).unwrap_or(usize::MAX));
-                Box::new(VecRows {
+                let rows = VecRows {
                     ds: Arc::clone(&ds),
                     rows,
                     next: 0,
                     fields,
-                })
+                };
+                body(rows, abort)
             }
             Output::Table(t) => {
                 let mut out = Vec::new();
                 render::table_lines(&mut out, &t);
-                Box::new(Once(Some(out)))
+                body(Once(Some(out)), abort)
             }
         }
-    };
-    // Sized for a few rows: most answers of a load test are small, and big
-    // first allocations make the allocator consolidate on every free.
-    let mut first = Vec::with_capacity(1024);
-    let more = producer.fill(&mut first, SMALL_BODY + 1);
-    let rest = more.then_some(producer);
-    if abort {
-        return Ok(Reply {
-            status: 200,
-            ctype: Ctype::StreamJson,
-            body: ResponseBody::stream(first.into(), rest, true),
-        });
-    }
-    let body = if rest.is_none() && first.len() <= SMALL_BODY {
-        ResponseBody::full(Bytes::from(first))
-    } else {
-        ResponseBody::stream(first.into(), rest, false)
     };
     Ok(Reply {
         status: 200,
         ctype: Ctype::StreamJson,
         body,
     })
+}
+
+thread_local! {
+    /// Where the first part of each body is rendered before it is copied
+    /// out at its exact size (one allocation per small response).
+    static FIRST: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(SMALL_BODY + 1024));
+}
+
+/// The response body of `producer`: whole (Content-Length) when it fits
+/// in [`SMALL_BODY`], else chunked; the producer is boxed only then.
+fn body<P: Producer + 'static>(mut producer: P, abort: bool) -> ResponseBody {
+    let (first, more) = FIRST
+        .try_with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            let more = producer.fill(&mut buf, SMALL_BODY + 1);
+            (Bytes::copy_from_slice(&buf), more)
+        })
+        .unwrap_or_else(|_| {
+            // Only while the thread is being torn down.
+            let mut buf = Vec::new();
+            let more = producer.fill(&mut buf, SMALL_BODY + 1);
+            (Bytes::from(buf), more)
+        });
+    let rest: Option<Box<dyn Producer>> = if more { Some(Box::new(producer)) } else { None };
+    if abort {
+        return ResponseBody::stream(first, rest, true);
+    }
+    if rest.is_none() && first.len() <= SMALL_BODY {
+        ResponseBody::full(first)
+    } else {
+        ResponseBody::stream(first, rest, false)
+    }
 }
 
 /// A producer of one prepared buffer.

@@ -5,7 +5,7 @@
 //! `level, trace_id`), projected rows for `| fields`, and stats rows as
 //! `/query` lines. Must not: choose rows.
 
-use crate::data::{Dataset, Field};
+use crate::data::{Dataset, Field, Stream};
 use crate::exec::{RowRef, StatsTable};
 use crate::json::{push_escaped, push_str, push_u64};
 use crate::time::push_rfc3339;
@@ -16,15 +16,34 @@ pub fn row(out: &mut Vec<u8>, ds: &Dataset, r: RowRef, fields: Option<&[Field]>)
         return projected(out, ds, r, fields);
     }
     let row = &ds.rows[r.idx as usize];
-    let s = ds.stream_of(row);
+    let [head, tail] = &ds.stream_of(row).json;
+    out.reserve(128 + head.len() + tail.len() + row.msg.len());
     out.extend_from_slice(b"{\"_time\":\"");
     push_rfc3339(out, r.ts, true);
-    out.extend_from_slice(b"\",\"_stream_id\":\"");
-    out.extend_from_slice(s.id.as_bytes());
-    out.extend_from_slice(b"\",\"_stream\":");
-    push_str(out, &s.label);
-    out.extend_from_slice(b",\"_msg\":");
+    out.extend_from_slice(head);
     push_str(out, &row.msg);
+    out.extend_from_slice(tail);
+    push_escaped(out, row.level.as_str());
+    out.push(b'"');
+    if let Some(t) = &row.trace_id {
+        out.extend_from_slice(b",\"trace_id\":\"");
+        out.extend_from_slice(t);
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// The JSON a stream fixes in every row (see [`Stream::json`]): from the
+/// end of `_time`'s value to the start of `_msg`'s, and from the end of
+/// `_msg`'s to the start of `level`'s value.
+pub fn stream_json(s: &Stream) -> [Box<[u8]>; 2] {
+    let mut head = Vec::with_capacity(64 + s.id.len() + s.label.len());
+    head.extend_from_slice(b"\",\"_stream_id\":\"");
+    head.extend_from_slice(s.id.as_bytes());
+    head.extend_from_slice(b"\",\"_stream\":");
+    push_str(&mut head, &s.label);
+    head.extend_from_slice(b",\"_msg\":");
+    let mut tail = Vec::with_capacity(160);
     for (name, value) in [
         ("app", s.app),
         ("container", s.container),
@@ -32,20 +51,15 @@ pub fn row(out: &mut Vec<u8>, ds: &Dataset, r: RowRef, fields: Option<&[Field]>)
         ("namespace", s.namespace),
         ("node", s.node),
         ("pod", &s.pod),
-        ("level", row.level.as_str()),
     ] {
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\":\"");
-        push_escaped(out, value);
-        out.push(b'"');
+        tail.extend_from_slice(b",\"");
+        tail.extend_from_slice(name.as_bytes());
+        tail.extend_from_slice(b"\":\"");
+        push_escaped(&mut tail, value);
+        tail.push(b'"');
     }
-    if let Some(t) = &row.trace_id {
-        out.extend_from_slice(b",\"trace_id\":\"");
-        out.extend_from_slice(t);
-        out.push(b'"');
-    }
-    out.extend_from_slice(b"}\n");
+    tail.extend_from_slice(b",\"level\":\"");
+    [head.into(), tail.into()]
 }
 
 fn projected(out: &mut Vec<u8>, ds: &Dataset, r: RowRef, fields: &[Field]) {
@@ -93,5 +107,57 @@ pub fn table_lines(out: &mut Vec<u8>, t: &StatsTable) {
             out.push(b'"');
         }
         out.extend_from_slice(b"}\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_have_victorialogs_field_order_and_the_data_values() {
+        let ds = Dataset::generate(200, 3_600_000_000_000, 7);
+        let now = 1_795_579_802_000_000_000;
+        for idx in 0..200u32 {
+            let r = RowRef {
+                idx,
+                ts: ds.row_time(now, idx as usize),
+            };
+            let mut out = Vec::new();
+            row(&mut out, &ds, r, None);
+            let line = std::str::from_utf8(&out).expect("utf-8");
+            assert!(line.ends_with("}\n"));
+            let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+            let data = &ds.rows[idx as usize];
+            let mut at = 0;
+            for f in [
+                Field::Time,
+                Field::StreamId,
+                Field::Stream,
+                Field::Msg,
+                Field::App,
+                Field::Container,
+                Field::Job,
+                Field::Namespace,
+                Field::Node,
+                Field::Pod,
+                Field::Level,
+                Field::TraceId,
+            ] {
+                let key = format!("\"{}\":", f.name());
+                let Some(pos) = line.find(&key) else {
+                    assert!(
+                        data.trace_id.is_none() && f == Field::TraceId,
+                        "{key} in {line}"
+                    );
+                    continue;
+                };
+                assert!(pos > at || at == 0, "{key} out of order in {line}");
+                at = pos;
+                if f != Field::Time {
+                    assert_eq!(v[f.name()], ds.field(data, &f).unwrap_or(""), "{line}");
+                }
+            }
+        }
     }
 }

@@ -7,11 +7,12 @@
 //! errors, and turning a reply into an HTTP response.
 //! Must not: parse args or run queries.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::response::Response;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, VARY};
+use http::header::{HeaderName, HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, VARY};
+use http::{HeaderMap, Response, StatusCode};
 
 use crate::body::ResponseBody;
 use crate::json;
@@ -141,22 +142,47 @@ static NOSNIFF: HeaderName = HeaderName::from_static("x-content-type-options");
 
 /// Builds the HTTP response with VictoriaLogs' headers. `cors` adds
 /// `Access-Control-Allow-Origin: *` (select endpoints have it).
-pub fn into_response(reply: Reply, cors: bool) -> Response {
-    let mut resp = Response::new(axum::body::Body::new(reply.body));
+pub fn into_response(reply: Reply, cors: bool) -> Response<ResponseBody> {
+    let mut resp = Response::new(reply.body);
     *resp.status_mut() =
-        http::StatusCode::from_u16(reply.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let h = resp.headers_mut();
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let nosniff = reply.status >= 400 && reply.ctype == Ctype::Text;
+    *resp.headers_mut() = header_set(reply.ctype, cors, nosniff);
+    resp
+}
+
+/// The headers of a response: cloned from one of the prebuilt sets
+/// (cheaper than hashing every insert per request).
+fn header_set(ctype: Ctype, cors: bool, nosniff: bool) -> HeaderMap {
+    static SETS: OnceLock<Vec<HeaderMap>> = OnceLock::new();
+    let sets = SETS.get_or_init(|| {
+        let mut sets = Vec::with_capacity(12);
+        for ctype in [Ctype::Text, Ctype::Json, Ctype::StreamJson] {
+            for cors in [false, true] {
+                for nosniff in [false, true] {
+                    sets.push(build_headers(ctype, cors, nosniff));
+                }
+            }
+        }
+        sets
+    });
+    let i = (ctype as usize) * 4 + usize::from(cors) * 2 + usize::from(nosniff);
+    // `i` < 12 = sets.len() by construction; building one is the fallback.
+    sets.get(i)
+        .cloned()
+        .unwrap_or_else(|| build_headers(ctype, cors, nosniff))
+}
+
+fn build_headers(ctype: Ctype, cors: bool, nosniff: bool) -> HeaderMap {
+    let mut h = HeaderMap::with_capacity(6);
     if cors {
-        h.insert(
-            http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
+        h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     }
-    h.insert(CONTENT_TYPE, reply.ctype.value());
+    h.insert(CONTENT_TYPE, ctype.value());
     h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    if reply.status >= 400 && reply.ctype == Ctype::Text {
+    if nosniff {
         h.insert(NOSNIFF.clone(), HeaderValue::from_static("nosniff"));
     }
     h.insert(HOSTNAME.clone(), HeaderValue::from_static("vlbench-target"));
-    resp
+    h
 }

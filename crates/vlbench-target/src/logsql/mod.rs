@@ -6,18 +6,18 @@
 //! request never parses or compiles the same text twice.
 //! Must not: evaluate pipes over data (see `exec.rs`).
 //!
-//! Layout: `lexer.rs` tokens, `parser.rs` filters, `pipes.rs` pipes,
+//! Layout: `cache.rs` the query cache, `lexer.rs` tokens, `parser.rs` filters, `pipes.rs` pipes,
 //! `filter.rs` the filter tree and its matching.
 
+mod cache;
 pub mod filter;
 pub mod lexer;
 mod parser;
 mod pipes;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
 
+pub use cache::{Parsed, QueryCache};
 pub use filter::{Bound, Filter};
 
 use crate::data::Field;
@@ -193,58 +193,5 @@ impl fmt::Display for Pipe {
                 Ok(())
             }
         }
-    }
-}
-
-/// A cached parse result: a shared query or the error to answer.
-pub type Parsed = Result<Arc<Query>, ParseError>;
-
-/// Parsed queries by text, shared by all requests. Bounded: when full it is
-/// cleared (a load test uses a small set of distinct texts, so a smarter
-/// eviction would buy nothing).
-#[derive(Debug)]
-pub struct QueryCache {
-    map: Mutex<HashMap<Box<str>, Parsed>>,
-    capacity: usize,
-}
-
-impl QueryCache {
-    /// A cache holding at most `capacity` texts.
-    pub fn new(capacity: usize) -> QueryCache {
-        QueryCache {
-            map: Mutex::new(HashMap::new()),
-            capacity: capacity.max(1),
-        }
-    }
-
-    /// The parse result for `text`, parsing it on a miss. A std mutex is
-    /// right here: the critical section is one hash lookup, never awaits.
-    pub fn get(&self, text: &str) -> Parsed {
-        if let Some(hit) = self.lock().get(text) {
-            return hit.clone();
-        }
-        let parsed = parse(text).map(Arc::new);
-        let mut map = self.lock();
-        if map.len() >= self.capacity {
-            map.clear();
-        }
-        map.insert(text.into(), parsed.clone());
-        parsed
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Parsed>> {
-        // A panic while holding the lock cannot leave the map inconsistent
-        // (single insert/clear calls), so a poisoned lock is still usable.
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Number of cached texts.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// True when nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
