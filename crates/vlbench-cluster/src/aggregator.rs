@@ -16,13 +16,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use vlbench_stats::{IntervalStats, RunStats, SparseIntervalStats};
+use vlbench_stats::{IntervalStats, RunStats, SparseIntervalAcc};
 
 use crate::actor::{self, Gone};
 use crate::adjust::NodeWindow;
-use crate::aggregator_live::{window_add, LiveSeries};
+use crate::aggregator_live::{window_add, LiveSeries, OpenSeqs};
 use crate::ingest::IngestReport;
 use crate::model::LiveWindow;
 use crate::protocol::{ReportStatus, ResultReport};
@@ -99,7 +100,7 @@ pub struct Accepted {
 struct NodeAgg {
     seen: BTreeSet<u64>,
     /// Everything the node measured, in sparse form (None until it reports).
-    total: Option<SparseIntervalStats>,
+    total: Option<SparseIntervalAcc>,
     intervals: u64,
     span_ms: Option<(u64, u64)>,
     status: ReportStatus,
@@ -130,10 +131,10 @@ impl NodeAgg {
 
     fn results(&self, n_queries: usize) -> NodeResults {
         NodeResults {
-            total: self
-                .total
-                .as_ref()
-                .map_or_else(|| IntervalStats::new(n_queries), |t| t.to_stats()),
+            total: self.total.as_ref().map_or_else(
+                || IntervalStats::new(n_queries),
+                |t| t.to_stats().to_stats(),
+            ),
             intervals: self.intervals,
             span_ms: self.span_ms,
             status: self.status,
@@ -150,6 +151,8 @@ struct TaskAgg {
     nodes: BTreeMap<String, NodeAgg>,
     /// The last seconds, merged over nodes and queries (S-11 window).
     live: LiveSeries,
+    /// Seconds not yet folded into `merged`.
+    open: OpenSeqs,
 }
 
 /// The aggregator's state.
@@ -210,6 +213,7 @@ impl Aggregator {
                 merged,
                 nodes,
                 live,
+                open: OpenSeqs::default(),
             },
         );
     }
@@ -224,10 +228,28 @@ impl Aggregator {
     /// Merges one report read in sparse form (the HTTP path): the cost is
     /// in proportion to the buckets it recorded.
     pub fn add_ingest(&mut self, r: IngestReport) -> Result<Accepted, AggError> {
-        let logged = self.store.as_ref().map(|s| (s.clone(), r.clone()));
+        self.add_raw(r, None)
+    }
+
+    /// [`Self::add_ingest`] for a report that came as the JSON text `raw`:
+    /// a new report is logged as that text (when it is one line), without
+    /// encoding it again.
+    pub fn add_raw(&mut self, r: IngestReport, raw: Option<Bytes>) -> Result<Accepted, AggError> {
+        let Some(store) = self.store.clone() else {
+            return self.merge(r);
+        };
+        let task = r.task_id.clone();
+        let line = match raw {
+            Some(raw) if !raw.contains(&b'\n') => Line::Raw(raw),
+            _ => Line::Report(Box::new(r.clone())),
+        };
         let accepted = self.merge(r)?;
-        if let (true, Some((store, r))) = (accepted.new, logged) {
-            if let Err(e) = store.append_report(&r.task_id, &r) {
+        if accepted.new {
+            let logged = match line {
+                Line::Raw(raw) => store.append_line(&task, &raw),
+                Line::Report(r) => store.append_report(&task, &r),
+            };
+            if let Err(e) = logged {
                 tracing::warn!("report not logged: {e}");
             }
         }
@@ -273,8 +295,8 @@ impl Aggregator {
         }
         window_add(&mut node.window, &interval.stats);
         node.total
-            .get_or_insert_with(|| SparseIntervalStats::new(n_queries))
-            .merge(&interval.stats);
+            .get_or_insert_with(|| SparseIntervalAcc::new(n_queries))
+            .add(&interval.stats);
         node.intervals += 1;
         let end = interval.start_unix_ms + interval.duration_ms;
         node.span_ms = Some(match node.span_ms {
@@ -282,7 +304,7 @@ impl Aggregator {
             None => (interval.start_unix_ms, end),
         });
         task.live.add(&interval);
-        task.merged.merge_sparse_into_seq(&interval);
+        task.open.add(&interval, &mut task.merged);
         Ok(Accepted {
             new: true,
             finished: None,
@@ -304,12 +326,19 @@ impl Aggregator {
         Some(out)
     }
 
+    /// The qps of [`Self::live`], without merging histograms.
+    pub fn live_qps(&self, task: &str) -> Option<f64> {
+        Some(self.tasks.get(task)?.live.qps())
+    }
+
     /// A copy of a task's results (builds every node's full histograms).
     pub fn results(&self, task: &str) -> Option<TaskResults> {
         let t = self.tasks.get(task)?;
         let n_queries = t.merged.query_names.len();
+        let mut merged = t.merged.clone();
+        t.open.fold_into(&mut merged);
         Some(TaskResults {
-            merged: t.merged.clone(),
+            merged,
             nodes: t
                 .nodes
                 .iter()
@@ -317,6 +346,14 @@ impl Aggregator {
                 .collect(),
         })
     }
+}
+
+/// What goes to the report log for a new report.
+enum Line {
+    /// The JSON text as received (one line).
+    Raw(Bytes),
+    /// The report, to be encoded.
+    Report(Box<IngestReport>),
 }
 
 /// A final message: records the node's outcome and its missing intervals.
@@ -346,9 +383,11 @@ enum Command {
     Open(String, Vec<String>, Vec<String>, oneshot::Sender<()>),
     Add(
         Box<IngestReport>,
+        Option<Bytes>,
         oneshot::Sender<Result<Accepted, AggError>>,
     ),
     Live(String, oneshot::Sender<Option<LiveWindow>>),
+    Qps(String, oneshot::Sender<Option<f64>>),
     Results(String, oneshot::Sender<Option<TaskResults>>),
     Windows(String, oneshot::Sender<BTreeMap<String, NodeWindow>>),
 }
@@ -419,17 +458,33 @@ impl AggregatorHandle {
         self.add_ingest(IngestReport::from(report)).await
     }
 
-    /// Merges a report read in sparse form (the HTTP path).
+    /// Merges a report read in sparse form.
     pub async fn add_ingest(
         &self,
         report: IngestReport,
     ) -> Result<Result<Accepted, AggError>, Gone> {
-        actor::call(&self.tx, NAME, |r| Command::Add(Box::new(report), r)).await
+        self.add_raw(report, None).await
+    }
+
+    /// Merges a report read in sparse form from the JSON text `raw` (the
+    /// HTTP path; see [`Aggregator::add_raw`]).
+    pub async fn add_raw(
+        &self,
+        report: IngestReport,
+        raw: Option<Bytes>,
+    ) -> Result<Result<Accepted, AggError>, Gone> {
+        actor::call(&self.tx, NAME, |r| Command::Add(Box::new(report), raw, r)).await
     }
 
     /// The live window of a task.
     pub async fn live(&self, task: String) -> Result<Option<LiveWindow>, Gone> {
         actor::call(&self.tx, NAME, |r| Command::Live(task, r)).await
+    }
+
+    /// The live window's qps alone (no percentiles: cheap, for the
+    /// coordinator's own metrics tick).
+    pub async fn live_qps(&self, task: String) -> Result<Option<f64>, Gone> {
+        actor::call(&self.tx, NAME, |r| Command::Qps(task, r)).await
     }
 
     /// A copy of a task's results.
@@ -456,8 +511,9 @@ fn serve_one(a: &mut Aggregator, cmd: Command) {
             a.open(&t, q, &n);
             actor::reply(r, ());
         }
-        Command::Add(rep, r) => actor::reply(r, a.add_ingest(*rep)),
+        Command::Add(rep, raw, r) => actor::reply(r, a.add_raw(*rep, raw)),
         Command::Live(t, r) => actor::reply(r, a.live(&t)),
+        Command::Qps(t, r) => actor::reply(r, a.live_qps(&t)),
         Command::Results(t, r) => actor::reply(r, a.results(&t)),
         Command::Windows(t, r) => actor::reply(r, a.take_windows(&t)),
     }

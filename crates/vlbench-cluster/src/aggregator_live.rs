@@ -1,6 +1,7 @@
 //! The aggregator's cheap per-report summaries: the S-11 live window
 //! ([`LiveSeries`]: the last seconds merged over nodes and queries, in
-//! sparse form) and the S-10 adjuster's per-node sums ([`window_add`]).
+//! sparse form), the seconds still receiving reports ([`OpenSeqs`]) and
+//! the S-10 adjuster's per-node sums ([`window_add`]).
 //!
 //! Both used to be computed from full histograms: the live window merged
 //! ten seconds of 21 full histograms four times a second. Here a report
@@ -13,7 +14,10 @@
 
 use std::collections::BTreeMap;
 
-use vlbench_stats::{ErrorClass, SparseHist, SparseIntervalReport, SparseIntervalStats};
+use vlbench_stats::{
+    ErrorClass, RunStats, SparseAcc, SparseHist, SparseIntervalAcc, SparseIntervalReport,
+    SparseIntervalStats,
+};
 
 use crate::adjust::NodeWindow;
 use crate::aggregator::WINDOW_SECS;
@@ -22,7 +26,7 @@ use crate::model::LiveWindow;
 /// One second of the fleet, all queries merged.
 #[derive(Default)]
 struct LiveSlot {
-    latency: SparseHist,
+    latency: SparseAcc,
     total: u64,
     failed: u64,
     duration_ms: u64,
@@ -52,7 +56,7 @@ impl LiveSeries {
         }
         let slot = self.slots.entry(r.seq).or_default();
         for q in &r.stats.queries {
-            slot.latency.merge(&q.latency);
+            slot.latency.add(&q.latency);
         }
         slot.total += total;
         slot.failed += failed;
@@ -61,6 +65,19 @@ impl LiveSeries {
         while self.slots.first_key_value().is_some_and(|(&s, _)| s < cut) {
             self.slots.pop_first();
         }
+    }
+
+    /// The window's qps alone ([`Self::window`]'s, without percentiles).
+    pub(crate) fn qps(&self) -> f64 {
+        let Some(&last) = self.slots.keys().next_back() else {
+            return 0.0;
+        };
+        let from = last.saturating_sub(WINDOW_SECS - 1);
+        let (total, millis) = self
+            .slots
+            .range(from..=last)
+            .fold((0, 0), |(t, m), (_, s)| (t + s.total, m + s.duration_ms));
+        qps(total, millis)
     }
 
     /// The window ending at the latest second (`active_nodes` left 0 for
@@ -80,13 +97,12 @@ impl LiveSeries {
         let mut latency = SparseHist::new();
         let (mut total, mut failed, mut millis) = (0u64, 0u64, 0u64);
         for s in self.slots.range(from..=last).map(|(_, s)| s) {
-            latency.merge(&s.latency);
+            s.latency.merge_into(&mut latency);
             total += s.total;
             failed += s.failed;
             millis += s.duration_ms;
         }
-        let secs = (millis as f64 / 1000.0).max(0.001);
-        out.qps = total as f64 / secs;
+        out.qps = qps(total, millis);
         out.p95_response_time = quantile_ms(&latency, 0.95);
         out.p99_response_time = quantile_ms(&latency, 0.99);
         out.error_rate = if total == 0 {
@@ -96,6 +112,76 @@ impl LiveSeries {
         };
         out
     }
+}
+
+/// A second is folded into the run's full statistics once it is this many
+/// seconds behind the newest one reported.
+pub(crate) const OPEN_SECS: u64 = 3;
+
+/// The seconds that still receive reports, merged over nodes in sparse
+/// form. Adding each node's report into the run's full histograms (and the
+/// run's totals) cost one `record_n` per recorded bucket per report; here
+/// a second is folded in once, when it closes, so the full histograms are
+/// touched once per second instead of once per node and second.
+#[derive(Default)]
+pub(crate) struct OpenSeqs {
+    seqs: BTreeMap<u64, OpenSeq>,
+}
+
+struct OpenSeq {
+    start_unix_ms: u64,
+    duration_ms: u64,
+    stats: SparseIntervalAcc,
+}
+
+impl OpenSeq {
+    fn to_report(&self, seq: u64) -> SparseIntervalReport {
+        SparseIntervalReport {
+            seq,
+            start_unix_ms: self.start_unix_ms,
+            duration_ms: self.duration_ms,
+            stats: self.stats.to_stats(),
+        }
+    }
+}
+
+impl OpenSeqs {
+    /// Adds one node's interval, then folds the seconds that closed into
+    /// `run`. A report for a second already folded goes straight to `run`.
+    pub(crate) fn add(&mut self, r: &SparseIntervalReport, run: &mut RunStats) {
+        if run.contains(r.seq) {
+            run.merge_sparse_into_seq(r);
+            return;
+        }
+        let slot = self.seqs.entry(r.seq).or_insert_with(|| OpenSeq {
+            start_unix_ms: r.start_unix_ms,
+            duration_ms: r.duration_ms,
+            stats: SparseIntervalAcc::new(r.stats.queries.len()),
+        });
+        slot.start_unix_ms = slot.start_unix_ms.min(r.start_unix_ms);
+        slot.duration_ms = slot.duration_ms.max(r.duration_ms);
+        slot.stats.add(&r.stats);
+        let newest = self.seqs.keys().next_back().copied().unwrap_or(0);
+        while let Some(entry) = self.seqs.first_entry() {
+            if *entry.key() + OPEN_SECS > newest {
+                break;
+            }
+            let (seq, open) = entry.remove_entry();
+            run.merge_sparse_into_seq(&open.to_report(seq));
+        }
+    }
+
+    /// Folds every open second into `run` (a copy for a report).
+    pub(crate) fn fold_into(&self, run: &mut RunStats) {
+        for (&seq, open) in &self.seqs {
+            run.merge_sparse_into_seq(&open.to_report(seq));
+        }
+    }
+}
+
+/// Requests per second over `millis` of intervals.
+fn qps(total: u64, millis: u64) -> f64 {
+    total as f64 / (millis as f64 / 1000.0).max(0.001)
 }
 
 /// `vlbench_stats::hist::quantile_ms` of the sparse form.
@@ -131,6 +217,39 @@ mod tests {
     use vlbench_stats::{IntervalStats, Summary};
 
     #[test]
+    fn open_seconds_fold_into_the_run_exactly() {
+        let names = vec!["q0".to_string(), "q1".to_string()];
+        let (mut plain, mut run) = (RunStats::new(names.clone()), RunStats::new(names));
+        let mut open = OpenSeqs::default();
+        // Three nodes, ten seconds, one node late by 6 s for seq 1.
+        let mut reports = Vec::new();
+        for seq in 0..10u64 {
+            for node in 0..3u64 {
+                if (seq, node) != (1, 2) {
+                    reports.push(interval(
+                        seq,
+                        &[100 * seq + node + 1, 9_000 + node],
+                        node % 2,
+                    ));
+                }
+            }
+            if seq == 7 {
+                reports.push(interval(1, &[12_345], 1));
+            }
+        }
+        for r in &reports {
+            plain.merge_into_seq(r);
+            open.add(&SparseIntervalReport::from_report(r), &mut run);
+            let mut copy = run.clone();
+            open.fold_into(&mut copy);
+            assert_eq!(copy.total, plain.total);
+        }
+        assert!(open.seqs.len() <= OPEN_SECS as usize);
+        open.fold_into(&mut run);
+        assert_eq!(run, plain);
+    }
+
+    #[test]
     fn window_add_equals_node_window_add() {
         let full = interval(4, &[100, 2_000, 30_000, 400_000], 1).stats;
         let mut a = NodeWindow::default();
@@ -163,6 +282,7 @@ mod tests {
         assert_eq!(w.p95_response_time, s.p95_response_time);
         assert_eq!(w.p99_response_time, s.p99_response_time);
         assert_eq!(w.qps, s.qps);
+        assert_eq!(live.qps(), w.qps);
         assert_eq!(w.error_rate, 5.0 / 20.0);
     }
 }

@@ -177,8 +177,12 @@ fn logged_reports_rebuild_a_resumed_task() {
         .unwrap();
     a.add(report("a", 0, run, Some(interval(0, &[1000, 2000], 0))))
         .unwrap();
-    a.add(report("b", 0, run, Some(interval(0, &[3000], 1))))
+    // As the HTTP path does: logged as the text received.
+    let text = serde_json::to_string(&report("b", 0, run, Some(interval(0, &[3000], 1)))).unwrap();
+    let ingest: IngestReport = serde_json::from_str(&text).unwrap();
+    a.add_raw(ingest.clone(), Some(text.clone().into()))
         .unwrap();
+    assert!(!a.add_raw(ingest, Some(text.into())).unwrap().new);
     let windows = a.take_windows("t");
     assert_eq!(windows["a"].requests, 2);
     assert_eq!(windows["b"].errors, 1);

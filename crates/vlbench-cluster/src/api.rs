@@ -183,11 +183,12 @@ async fn heartbeat(
 ) -> ApiResult<Response> {
     let hb: HeartbeatRequest = parse(&body, "heartbeat message")?;
     let running = hb.task_id.clone();
+    let applied = hb.assignment_version;
     s.registry
         .heartbeat(id.clone(), hb)
         .await?
         .map_err(|e| AppError::NotFound(e.to_string()))?;
-    let answer = s.scheduler.heartbeat(id, running).await?;
+    let answer = s.scheduler.heartbeat(id, running, Some(applied)).await?;
     Ok(Json(answer).into_response())
 }
 
@@ -209,7 +210,7 @@ async fn report(
         return Err(AppError::BadRequest(msg, vec![]));
     }
     let node = r.node_id.clone();
-    let accepted = match s.aggregator.add_ingest(r).await? {
+    let accepted = match s.aggregator.add_raw(r, Some(body)).await? {
         Ok(a) => a,
         Err(e @ AggError::Invalid(_)) => {
             s.metrics.report("rejected");

@@ -239,9 +239,9 @@ pub async fn tick(s: &AppState) -> Result<(), Gone> {
     for t in running {
         qps += s
             .aggregator
-            .live(t.task_id.clone())
+            .live_qps(t.task_id.clone())
             .await?
-            .map_or(0.0, |l| l.qps);
+            .unwrap_or(0.0);
     }
     s.metrics.qps.set(qps);
     Ok(())

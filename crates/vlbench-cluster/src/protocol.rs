@@ -161,13 +161,18 @@ pub struct HeartbeatRequest {
 
 /// Answer to a heartbeat: the node's current assignment and its version. A
 /// worker applies a version newer than the one it has; `assignment: null`
-/// with a newer version means "stop what you run".
+/// means "stop what you run" unless `unchanged` is true: then the worker
+/// already has this version and runs it, and keeps going.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HeartbeatResponse {
     /// Monotonic version of this node's assignment.
     pub version: u64,
-    /// What the node should run, if anything.
+    /// What the node should run, if anything (null when `unchanged`).
     pub assignment: Option<Assignment>,
+    /// The node has applied `version` and runs it: nothing to do. Absent
+    /// means false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unchanged: bool,
 }
 
 /// A node's part of the global schedule: `Share::from_weights(weights, index)`.

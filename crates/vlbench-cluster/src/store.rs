@@ -113,19 +113,31 @@ impl Store {
     /// write reaches the OS before the report is acknowledged, so a killed
     /// coordinator loses none.
     pub fn append_report<T: Serialize>(&self, task_id: &str, report: &T) -> Result<(), StoreError> {
+        let line = serde_json::to_vec(report).map_err(|e| StoreError::Io {
+            path: self.log(task_id).unwrap_or_else(|_| self.dir.clone()),
+            source: std::io::Error::other(e),
+        })?;
+        self.append_line(task_id, &line)
+    }
+
+    /// Appends one line of JSON text, as received, to the task's report
+    /// log (`line` must not hold a newline; one is added).
+    pub fn append_line(&self, task_id: &str, line: &[u8]) -> Result<(), StoreError> {
         let path = self.log(task_id)?;
         let io = |source| StoreError::Io {
             path: path.clone(),
             source,
         };
-        let mut line = serde_json::to_vec(report).map_err(|e| io(std::io::Error::other(e)))?;
-        line.push(b'\n');
+        // One write: a concurrent reader never sees half a line.
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line);
+        buf.push(b'\n');
         let mut file = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(io)?;
-        file.write_all(&line).map_err(io)
+        file.write_all(&buf).map_err(io)
     }
 
     /// Every report logged for a task, in order; a torn last line (a crash

@@ -141,7 +141,10 @@ async fn registration_and_heartbeats() {
 
     let (status, body) = api.heartbeat("w1", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"version": 0, "assignment": null}));
+    assert_eq!(
+        body,
+        json!({"version": 0, "assignment": null, "unchanged": true})
+    );
     let (_, nodes) = api.get("/api/v1/nodes").await;
     assert_eq!(nodes[0]["status"], "busy");
     assert_eq!(nodes[0]["current_load"], 0.25);

@@ -81,6 +81,10 @@ fn every_documented_message_parses() {
                     "the example's users add up to the schedule's 12"
                 );
             }
+            "heartbeat-unchanged" => {
+                let hb = check::<HeartbeatResponse>(tag, text);
+                assert!(hb.unchanged && hb.assignment.is_none());
+            }
             "report-request" => {
                 let r = check::<ResultReport>(tag, text);
                 let iv = r.interval.expect("an interval");
@@ -117,6 +121,7 @@ fn every_documented_message_parses() {
         "register-response",
         "heartbeat-request",
         "heartbeat-response",
+        "heartbeat-unchanged",
         "report-request",
         "report-final",
         "report-response",

@@ -8,7 +8,7 @@
 //! - [`interval`]: [`IntervalStats`] = per-query stats + schedule [`Ledger`].
 //! - [`recorder`]: [`Recorder`], the per-shard hot path (no allocation).
 //! - [`wire`]: [`IntervalReport`] and the serde of everything above.
-//! - [`sparse`], [`sparse_wire`], [`sparse_stats`]: the same data with only
+//! - [`sparse`], [`sparse_wire`], [`sparse_stats`], [`sparse_acc`]: the same data with only
 //!   the recorded buckets (decoded straight from the wire form), for merging
 //!   many small reports cheaply (the coordinator).
 //! - [`summary`]: [`Summary`], the numbers users read.
@@ -24,6 +24,7 @@ pub mod query;
 pub mod recorder;
 pub mod run;
 pub mod sparse;
+pub mod sparse_acc;
 pub mod sparse_stats;
 pub mod sparse_wire;
 pub mod summary;
@@ -36,6 +37,7 @@ pub use query::{Outcome, QueryStats, StatusCounts};
 pub use recorder::Recorder;
 pub use run::RunStats;
 pub use sparse::SparseHist;
+pub use sparse_acc::{SparseAcc, SparseIntervalAcc};
 pub use sparse_stats::{SparseIntervalReport, SparseIntervalStats, SparseLedger, SparseQueryStats};
 pub use sparse_wire::{decode_sparse, encode_sparse};
 pub use summary::Summary;

@@ -69,7 +69,8 @@ impl SparseQueryStats {
         self.add_counters(other);
     }
 
-    fn add_counters(&mut self, other: &SparseQueryStats) {
+    /// Adds `other`'s counters, not its histograms.
+    pub(crate) fn add_counters(&mut self, other: &SparseQueryStats) {
         self.ok += other.ok;
         for (a, b) in self.errors.iter_mut().zip(other.errors) {
             *a += b;
@@ -131,11 +132,16 @@ pub struct SparseLedger {
 impl SparseLedger {
     /// Exact merge.
     pub fn merge(&mut self, other: &SparseLedger) {
+        self.add_counters(other);
+        self.lag.merge(&other.lag);
+    }
+
+    /// Adds `other`'s counters, not its lag histogram.
+    pub(crate) fn add_counters(&mut self, other: &SparseLedger) {
         self.planned += other.planned;
         self.sent += other.sent;
         self.completed += other.completed;
         self.dropped += other.dropped;
-        self.lag.merge(&other.lag);
     }
 
     fn merge_into(&self, l: &mut Ledger) {

@@ -41,7 +41,12 @@ enum Command {
         Reply<Result<TaskRecord, SchedError>>,
     ),
     Tick(Vec<NodeRecord>, Reply<TickOutcome>),
-    Heartbeat(String, Option<String>, Reply<HeartbeatResponse>),
+    Heartbeat(
+        String,
+        Option<String>,
+        Option<u64>,
+        Reply<HeartbeatResponse>,
+    ),
     NodeFinished(String, String, ReportStatus, Option<String>, Reply<()>),
     Stop(String, Reply<Result<TaskRecord, SchedError>>),
     Tune(String, TuneRequest, Reply<Result<TaskRecord, SchedError>>),
@@ -115,13 +120,19 @@ impl SchedulerHandle {
         actor::call(&self.tx, NAME, |r| Command::Tick(nodes, r)).await
     }
 
-    /// A node's assignment; `running` is the task the node says it runs.
+    /// A node's assignment; `running` is the task the node says it runs,
+    /// `applied` the assignment version it has (see
+    /// [`Scheduler::heartbeat_from`](crate::scheduler::Scheduler::heartbeat_from)).
     pub async fn heartbeat(
         &self,
         node: String,
         running: Option<String>,
+        applied: Option<u64>,
     ) -> Result<HeartbeatResponse, Gone> {
-        actor::call(&self.tx, NAME, |r| Command::Heartbeat(node, running, r)).await
+        actor::call(&self.tx, NAME, |r| {
+            Command::Heartbeat(node, running, applied, r)
+        })
+        .await
     }
 
     /// A node's final report arrived.
@@ -167,8 +178,8 @@ fn serve(s: &mut Scheduler, cmd: Command) {
             actor::reply(r, s.submit(benchmark, config, &nodes, now));
         }
         Command::Tick(nodes, r) => actor::reply(r, s.tick(&nodes, now)),
-        Command::Heartbeat(node, running, r) => {
-            actor::reply(r, s.heartbeat(&node, running.as_deref()))
+        Command::Heartbeat(node, running, applied, r) => {
+            actor::reply(r, s.heartbeat_from(&node, running.as_deref(), applied))
         }
         Command::NodeFinished(task, node, status, error, r) => {
             s.node_finished(&task, &node, status, error);

@@ -127,6 +127,36 @@ fn a_task_waits_for_its_replicas_then_runs_and_completes() {
 }
 
 #[test]
+fn a_node_with_the_current_version_gets_unchanged_without_the_assignment() {
+    let t0 = Instant::now();
+    let mut s = Scheduler::new(config(), None);
+    let rec = s.submit(benchmark(8.0, 2), "yaml".into(), &[], t0).unwrap();
+    s.tick(&two_nodes(), t0 + Duration::from_secs(1));
+    let id = rec.task_id.as_str();
+    // Not yet applied: the full assignment.
+    let first = s.heartbeat_from("a", None, Some(0));
+    assert!(!first.unchanged);
+    let v = first.version;
+    assert!(first.assignment.is_some());
+    // Applied and running: unchanged, and the execution is marked running.
+    let hb = s.heartbeat_from("a", Some(id), Some(v));
+    assert!(hb.unchanged && hb.assignment.is_none() && hb.version == v);
+    assert_eq!(
+        s.get(id).unwrap().executions["a"].status,
+        TaskStatus::Running
+    );
+    // Applied but not running it (e.g. the run ended early): full answer.
+    assert!(s.heartbeat_from("a", None, Some(v)).assignment.is_some());
+    // Stopped: a newer version without an assignment, never "unchanged".
+    s.stop(id, t0 + Duration::from_secs(2)).unwrap();
+    let stop = s.heartbeat_from("a", Some(id), Some(v));
+    assert!(!stop.unchanged && stop.assignment.is_none() && stop.version > v);
+    // Idle after the stop, the task not finished yet: still no assignment.
+    let idle = s.heartbeat_from("a", None, Some(v));
+    assert!(!idle.unchanged && idle.assignment.is_none());
+}
+
+#[test]
 fn a_task_without_its_replicas_fails_after_the_start_timeout() {
     let t0 = Instant::now();
     let mut s = Scheduler::new(config(), None);

@@ -297,6 +297,9 @@ impl Agent {
 
     /// Stops a run the coordinator withdrew or replaced; starts a newer one.
     async fn apply(&mut self, answer: HeartbeatResponse) {
+        if answer.unchanged {
+            return;
+        }
         let keep = match (&self.running, &answer.assignment) {
             (Some(r), Some(a)) => r.task_id == a.task_id,
             (Some(_), None) => false,
