@@ -205,7 +205,8 @@ impl Aggregator {
             .iter()
             .map(|id| (id.clone(), NodeAgg::new()))
             .collect();
-        let merged = RunStats::new(query_names);
+        // Seconds arrive here complete (see `OpenSeqs`): few need to stay full.
+        let merged = RunStats::new(query_names).keep_recent(16);
         let live = LiveSeries::default();
         self.tasks.insert(
             task.to_string(),

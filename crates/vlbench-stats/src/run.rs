@@ -12,9 +12,9 @@ use crate::sparse_stats::SparseIntervalReport;
 use crate::wire::IntervalReport;
 
 /// How many of the latest seqs are kept as full in-memory stats. Older ones
-/// are archived in their wire form: a full interval holds two 188 KiB
-/// histograms per query, so keeping every second of a one-hour run in full
-/// would take gigabytes, while the deflated wire form is a few KiB.
+/// are archived in their wire form, deflated: a full interval holds two
+/// 188 KiB histograms per query, so keeping every second of a one-hour run
+/// in full would take gigabytes, while the archived form is a few KiB.
 pub const RECENT_INTERVALS: usize = 32;
 
 /// A whole run: the interval series and totals.
@@ -22,13 +22,16 @@ pub const RECENT_INTERVALS: usize = 32;
 pub struct RunStats {
     /// The workload's query names, by index.
     pub query_names: Vec<String>,
-    /// The latest [`RECENT_INTERVALS`] intervals in full, by seq (live
-    /// windows read these). Use [`RunStats::all_intervals`] for the series.
+    /// The latest intervals in full ([`RECENT_INTERVALS`] unless set with
+    /// [`RunStats::keep_recent`]), by seq. Use [`RunStats::all_intervals`]
+    /// for the series.
     pub intervals: BTreeMap<u64, IntervalReport>,
     /// Older intervals as JSON wire bytes (exact, compact).
     archived: BTreeMap<u64, Vec<u8>>,
     /// Every interval merged.
     pub total: IntervalStats,
+    /// How many intervals `intervals` keeps in full.
+    recent: usize,
 }
 
 impl RunStats {
@@ -40,7 +43,18 @@ impl RunStats {
             intervals: BTreeMap::new(),
             archived: BTreeMap::new(),
             total,
+            recent: RECENT_INTERVALS,
         }
+    }
+
+    /// Keeps only the latest `n` (at least 1) intervals in full; older ones
+    /// are archived. The coordinator, which folds each second in once when
+    /// it is complete, keeps few: each full interval of a 10-query workload
+    /// is ~4 MB.
+    pub fn keep_recent(mut self, n: usize) -> Self {
+        self.recent = n.max(1);
+        self.archive_old();
+        self
     }
 
     /// Adds one node's interval; false (and nothing counted) when its seq is
@@ -63,9 +77,9 @@ impl RunStats {
         if let Some(bytes) = self.archived.get_mut(&r.seq) {
             // A late report for an archived second: merge exactly through
             // the wire form (rare: a node delivering its backlog).
-            if let Ok(mut slot) = serde_json::from_slice::<IntervalReport>(bytes) {
+            if let Some(mut slot) = unpack(bytes) {
                 merge_slot(&mut slot, r);
-                if let Ok(encoded) = serde_json::to_vec(&slot) {
+                if let Some(encoded) = pack(&slot) {
                     *bytes = encoded;
                     return;
                 }
@@ -87,9 +101,9 @@ impl RunStats {
         r.stats.merge_into(&mut self.total);
         if let Some(bytes) = self.archived.get_mut(&r.seq) {
             // Late report for an archived second: see `merge_into_seq`.
-            if let Ok(mut slot) = serde_json::from_slice::<IntervalReport>(bytes) {
+            if let Some(mut slot) = unpack(bytes) {
                 merge_sparse_slot(&mut slot, r);
-                if let Ok(encoded) = serde_json::to_vec(&slot) {
+                if let Some(encoded) = pack(&slot) {
                     *bytes = encoded;
                     return;
                 }
@@ -128,24 +142,24 @@ impl RunStats {
         let archived = self
             .archived
             .values()
-            .filter_map(|b| serde_json::from_slice::<IntervalReport>(b).ok())
+            .filter_map(|b| unpack(b))
             .map(Cow::Owned);
         archived.chain(self.intervals.values().map(Cow::Borrowed))
     }
 
-    /// Moves all but the latest [`RECENT_INTERVALS`] full intervals into the
+    /// Moves all but the latest `recent` full intervals into the
     /// archive. An interval that cannot be encoded stays in full: memory over
     /// loss.
     fn archive_old(&mut self) {
-        while self.intervals.len() > RECENT_INTERVALS {
+        while self.intervals.len() > self.recent {
             let Some((seq, r)) = self.intervals.pop_first() else {
                 return;
             };
-            match serde_json::to_vec(&r) {
-                Ok(bytes) => {
+            match pack(&r) {
+                Some(bytes) => {
                     self.archived.insert(seq, bytes);
                 }
-                Err(_) => {
+                None => {
                     self.intervals.insert(seq, r);
                     return;
                 }
@@ -159,6 +173,27 @@ fn merge_slot(slot: &mut IntervalReport, r: &IntervalReport) {
     slot.start_unix_ms = slot.start_unix_ms.min(r.start_unix_ms);
     slot.duration_ms = slot.duration_ms.max(r.duration_ms);
     slot.stats.merge(&r.stats);
+}
+
+/// An archived interval: its JSON wire form, deflated as a whole (the
+/// wire form's histograms are plain V2; one deflate of the whole interval
+/// keeps a long run's archive a few KiB per second).
+fn pack(r: &IntervalReport) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let json = serde_json::to_vec(r).ok()?;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(&json).ok()?;
+    z.finish().ok()
+}
+
+/// The interval [`pack`] archived.
+fn unpack(bytes: &[u8]) -> Option<IntervalReport> {
+    use std::io::Read as _;
+    let mut json = Vec::new();
+    flate2::read::ZlibDecoder::new(bytes)
+        .read_to_end(&mut json)
+        .ok()?;
+    serde_json::from_slice(&json).ok()
 }
 
 /// Adds the sparse `r` into the slot of the same seq.

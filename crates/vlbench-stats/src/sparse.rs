@@ -131,6 +131,20 @@ impl SparseHist {
         self.add_at(index_of(value), n);
     }
 
+    /// Adds `n` at bucket `index` if that bucket is already non-zero;
+    /// false (nothing changed) when it is not.
+    #[inline]
+    pub(crate) fn add_existing(&mut self, index: u32, n: u64) -> bool {
+        match self.idx.binary_search(&index) {
+            Ok(p) => {
+                self.counts[p] = self.counts[p].saturating_add(n);
+                self.total = self.total.saturating_add(n);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Adds `n` at bucket `index` (< [`INDICES`]).
     fn add_at(&mut self, index: u32, n: u64) {
         if n == 0 {

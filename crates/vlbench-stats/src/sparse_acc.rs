@@ -4,11 +4,13 @@
 //! added one brings a new bucket. An accumulator that takes hundreds of
 //! small histograms (a node's whole run, or one second of a 200-node
 //! fleet) therefore paid its own size again and again: most of the
-//! coordinator's merging time (issue 6.4). Here added buckets are appended
-//! to a pending list; once it holds a quarter of the accumulated buckets
-//! (at least [`PENDING_MIN`]), it is sorted, coalesced and joined in one
-//! pass. Each added bucket then costs O(log n) amortised, and the pending
-//! list stays a fraction of the histogram's size.
+//! coordinator's merging time (issue 6.4). Here an added bucket that the
+//! accumulator already has is counted in place (a binary search); a new
+//! one is appended to a pending list; once that holds a quarter of the
+//! accumulated buckets (at least [`PENDING_MIN`]), it is sorted, coalesced
+//! and joined in one pass. Each added bucket then costs O(log n)
+//! amortised, and the pending list stays a fraction of the histogram's
+//! size.
 //!
 //! Must not: answer figures itself (take [`SparseAcc::to_hist`]).
 
@@ -35,7 +37,11 @@ impl SparseAcc {
 
     /// Adds `h` in.
     pub fn add(&mut self, h: &SparseHist) {
-        self.pending.extend(h.iter());
+        for (i, c) in h.iter() {
+            if !self.base.add_existing(i, c) {
+                self.pending.push((i, c));
+            }
+        }
         if self.pending.len() >= (self.base.buckets() / 4).max(PENDING_MIN) {
             self.compact();
         }

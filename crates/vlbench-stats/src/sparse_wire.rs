@@ -12,7 +12,6 @@
 //! Must not: do I/O, accept histograms of other bounds.
 
 use std::cell::RefCell;
-use std::io::Write as _;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -215,9 +214,9 @@ fn write_count(n: i64, out: &mut Vec<u8>) {
     write_varint(((n << 1) ^ (n >> 63)) as u64, out);
 }
 
-/// Encodes `h` as base64 of HdrHistogram V2+deflate: the same form (and
-/// the same histogram when decoded) as [`crate::encode_histogram`] of the
-/// full histogram.
+/// Encodes `h` as base64 of HdrHistogram V2 (uncompressed): the same
+/// form (and the same histogram when decoded) as
+/// [`crate::encode_histogram`] of the full histogram.
 pub fn encode_sparse(h: &SparseHist) -> Result<String, WireError> {
     let mut v2 = Vec::with_capacity(V2_HEADER_SIZE + 3 * h.buckets() + 8);
     v2.extend_from_slice(&V2_COOKIE.to_be_bytes());
@@ -240,21 +239,7 @@ pub fn encode_sparse(h: &SparseHist) -> Result<String, WireError> {
     }
     let len = (v2.len() - V2_HEADER_SIZE) as u32;
     v2[4..8].copy_from_slice(&len.to_be_bytes());
-    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    zlib.write_all(&v2)
-        .map_err(|e| WireError::Payload(io_reason(&e)))?;
-    let deflated = zlib
-        .finish()
-        .map_err(|e| WireError::Payload(io_reason(&e)))?;
-    let mut out = Vec::with_capacity(8 + deflated.len());
-    out.extend_from_slice(&V2_COMPRESSED_COOKIE.to_be_bytes());
-    out.extend_from_slice(&(deflated.len() as u32).to_be_bytes());
-    out.extend_from_slice(&deflated);
-    Ok(B64.encode(out))
-}
-
-fn io_reason(_: &std::io::Error) -> &'static str {
-    "deflate failed while encoding (in-memory buffers do not fail)"
+    Ok(B64.encode(v2))
 }
 
 fn be_u32(b: &[u8], at: usize) -> Option<u32> {
