@@ -8,7 +8,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use vlbench_stats::hist::merge_hist;
 use vlbench_stats::{
     decode_histogram, decode_sparse, encode_histogram, ErrorClass, IntervalReport, IntervalStats,
-    Outcome, Recorder, RunStats, SparseHist, SparseIntervalReport, SparseIntervalStats,
+    Outcome, Recorder, RunStats, SparseAcc, SparseHist, SparseIntervalAcc, SparseIntervalReport,
+    SparseIntervalStats,
 };
 
 const QUERIES: usize = 10;
@@ -169,6 +170,26 @@ fn bench_coordinator(c: &mut Criterion) {
     let mut node_total = SparseIntervalStats::new(QUERIES);
     c.bench_function("SparseIntervalStats::merge (node total)", |b| {
         b.iter(|| node_total.merge(black_box(&sparse.stats)))
+    });
+    // The accumulators the coordinator uses now: different intervals in
+    // turn (new buckets keep arriving, as in a real run).
+    let pool: Vec<SparseIntervalStats> = (0..64)
+        .map(|_| SparseIntervalStats::from_stats(&filled(50)))
+        .collect();
+    let mut acc = SparseAcc::new();
+    let mut k = 0;
+    c.bench_function("SparseAcc::add (50 values, varying)", |b| {
+        b.iter(|| {
+            k = (k + 1) % pool.len();
+            acc.add(black_box(&pool[k].queries[3].latency));
+        })
+    });
+    let mut node_acc = SparseIntervalAcc::new(QUERIES);
+    c.bench_function("SparseIntervalAcc::add (node total, varying)", |b| {
+        b.iter(|| {
+            k = (k + 1) % pool.len();
+            node_acc.add(black_box(&pool[k]));
+        })
     });
     let mut run = RunStats::new((0..QUERIES).map(|q| format!("q{q}")).collect());
     run.merge_sparse_into_seq(&sparse);
