@@ -160,6 +160,9 @@ struct TaskAgg {
 pub struct Aggregator {
     tasks: HashMap<String, TaskAgg>,
     store: Option<Store>,
+    /// Where the tasks' spill files go (the store's directory; else the
+    /// system's temporary directory).
+    spill_dir: Option<std::path::PathBuf>,
 }
 
 impl Aggregator {
@@ -169,6 +172,7 @@ impl Aggregator {
         let mut a = Aggregator {
             tasks: HashMap::new(),
             store: None,
+            spill_dir: store.as_ref().map(|s| s.dir().to_path_buf()),
         };
         for t in resumed {
             a.open(&t.task_id, t.query_names.clone(), &t.nodes);
@@ -205,8 +209,24 @@ impl Aggregator {
             .iter()
             .map(|id| (id.clone(), NodeAgg::new()))
             .collect();
-        // Seconds arrive here complete (see `OpenSeqs`): few need to stay full.
-        let merged = RunStats::new(query_names).keep_recent(16);
+        // Seconds arrive here complete (see `OpenSeqs`), so none stays in
+        // full, and the series goes to a spill file so that memory stays
+        // flat however long the run (issue 6.4).
+        let merged = RunStats::new(query_names).keep_recent(0);
+        let spill = match &self.spill_dir {
+            Some(dir) => tempfile::tempfile_in(dir),
+            None => tempfile::tempfile(),
+        };
+        let merged = match spill {
+            Ok(file) => merged.spill_to(file),
+            Err(e) => {
+                tracing::warn!(
+                    task,
+                    "no spill file for the per-second series ({e}): kept in memory"
+                );
+                merged
+            }
+        };
         let live = LiveSeries::default();
         self.tasks.insert(
             task.to_string(),
@@ -305,7 +325,7 @@ impl Aggregator {
             None => (interval.start_unix_ms, end),
         });
         task.live.add(&interval);
-        task.open.add(&interval, &mut task.merged);
+        task.open.add(&interval, &mut task.merged, &mut task.live);
         Ok(Accepted {
             new: true,
             finished: None,
@@ -315,7 +335,7 @@ impl Aggregator {
     /// S-11 aggregates over the last [`WINDOW_SECS`] merged intervals.
     pub fn live(&self, task: &str) -> Option<LiveWindow> {
         let t = self.tasks.get(task)?;
-        let mut out = t.live.window();
+        let mut out = t.live.window(&t.open);
         if let Some(last) = out.last_seq {
             let from = last.saturating_sub(WINDOW_SECS - 1);
             out.active_nodes = t
@@ -336,7 +356,9 @@ impl Aggregator {
     pub fn results(&self, task: &str) -> Option<TaskResults> {
         let t = self.tasks.get(task)?;
         let n_queries = t.merged.query_names.len();
-        let mut merged = t.merged.clone();
+        // The copy keeps the open seconds in full rather than writing them
+        // to the shared spill file.
+        let mut merged = t.merged.clone().keep_recent(usize::MAX);
         t.open.fold_into(&mut merged);
         Some(TaskResults {
             merged,

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use vlbench_stats::{
-    ErrorClass, RunStats, SparseAcc, SparseHist, SparseIntervalAcc, SparseIntervalReport,
+    DenseAcc, ErrorClass, RunStats, SparseHist, SparseIntervalAcc, SparseIntervalReport,
     SparseIntervalStats,
 };
 
@@ -23,10 +23,13 @@ use crate::adjust::NodeWindow;
 use crate::aggregator::WINDOW_SECS;
 use crate::model::LiveWindow;
 
-/// One second of the fleet, all queries merged.
+/// One second of the fleet, all queries merged. Its latency is filled in
+/// when the second closes ([`OpenSeqs`]); while it is open, the window
+/// reads it from the open second's accumulators, so a report's buckets are
+/// added once, not once more here.
 #[derive(Default)]
 struct LiveSlot {
-    latency: SparseAcc,
+    latency: SparseHist,
     total: u64,
     failed: u64,
     duration_ms: u64,
@@ -41,7 +44,8 @@ pub(crate) struct LiveSeries {
 }
 
 impl LiveSeries {
-    /// Adds one node's interval.
+    /// Counts one node's interval (its latency comes with
+    /// [`Self::add_latency`], once its second is closed).
     pub(crate) fn add(&mut self, r: &SparseIntervalReport) {
         let (mut total, mut failed) = (0, 0);
         for q in &r.stats.queries {
@@ -55,15 +59,20 @@ impl LiveSeries {
             return; // too late to be in any window again
         }
         let slot = self.slots.entry(r.seq).or_default();
-        for q in &r.stats.queries {
-            slot.latency.add(&q.latency);
-        }
         slot.total += total;
         slot.failed += failed;
         slot.duration_ms = slot.duration_ms.max(r.duration_ms);
         let cut = r.seq.max(last).saturating_sub(WINDOW_SECS - 1);
         while self.slots.first_key_value().is_some_and(|(&s, _)| s < cut) {
             self.slots.pop_first();
+        }
+    }
+
+    /// Adds latency to a second still in the window (a closed second's, or
+    /// a late report's for it).
+    fn add_latency(&mut self, seq: u64, latency: &SparseHist) {
+        if let Some(slot) = self.slots.get_mut(&seq) {
+            slot.latency.merge(latency);
         }
     }
 
@@ -81,8 +90,9 @@ impl LiveSeries {
     }
 
     /// The window ending at the latest second (`active_nodes` left 0 for
-    /// the caller, who knows the nodes).
-    pub(crate) fn window(&self) -> LiveWindow {
+    /// the caller, who knows the nodes); `open` holds the latency of the
+    /// seconds not closed yet.
+    pub(crate) fn window(&self, open: &OpenSeqs) -> LiveWindow {
         let mut out = LiveWindow {
             window_seconds: WINDOW_SECS,
             total_queries: self.total,
@@ -96,8 +106,11 @@ impl LiveSeries {
         let from = last.saturating_sub(WINDOW_SECS - 1);
         let mut latency = SparseHist::new();
         let (mut total, mut failed, mut millis) = (0u64, 0u64, 0u64);
-        for s in self.slots.range(from..=last).map(|(_, s)| s) {
-            s.latency.merge_into(&mut latency);
+        for (&seq, s) in self.slots.range(from..=last) {
+            latency.merge(&s.latency);
+            if let Some(o) = open.seqs.get(&seq) {
+                o.stats.latency_into(&mut latency);
+            }
             total += s.total;
             failed += s.failed;
             millis += s.duration_ms;
@@ -131,7 +144,8 @@ pub(crate) struct OpenSeqs {
 struct OpenSeq {
     start_unix_ms: u64,
     duration_ms: u64,
-    stats: SparseIntervalAcc,
+    /// Every node's report adds to it: counted in place ([`DenseAcc`]).
+    stats: SparseIntervalAcc<DenseAcc>,
 }
 
 impl OpenSeq {
@@ -147,10 +161,19 @@ impl OpenSeq {
 
 impl OpenSeqs {
     /// Adds one node's interval, then folds the seconds that closed into
-    /// `run`. A report for a second already folded goes straight to `run`.
-    pub(crate) fn add(&mut self, r: &SparseIntervalReport, run: &mut RunStats) {
+    /// `run` (and their latency, all queries merged, into `live`). A report
+    /// for a second already folded goes straight to both.
+    pub(crate) fn add(
+        &mut self,
+        r: &SparseIntervalReport,
+        run: &mut RunStats,
+        live: &mut LiveSeries,
+    ) {
         if run.contains(r.seq) {
             run.merge_sparse_into_seq(r);
+            for q in &r.stats.queries {
+                live.add_latency(r.seq, &q.latency);
+            }
             return;
         }
         let slot = self.seqs.entry(r.seq).or_insert_with(|| OpenSeq {
@@ -167,6 +190,9 @@ impl OpenSeqs {
                 break;
             }
             let (seq, open) = entry.remove_entry();
+            let mut latency = SparseHist::new();
+            open.stats.latency_into(&mut latency);
+            live.add_latency(seq, &latency);
             run.merge_sparse_into_seq(&open.to_report(seq));
         }
     }
@@ -221,6 +247,7 @@ mod tests {
         let names = vec!["q0".to_string(), "q1".to_string()];
         let (mut plain, mut run) = (RunStats::new(names.clone()), RunStats::new(names));
         let mut open = OpenSeqs::default();
+        let mut live = LiveSeries::default();
         // Three nodes, ten seconds, one node late by 6 s for seq 1.
         let mut reports = Vec::new();
         for seq in 0..10u64 {
@@ -239,7 +266,7 @@ mod tests {
         }
         for r in &reports {
             plain.merge_into_seq(r);
-            open.add(&SparseIntervalReport::from_report(r), &mut run);
+            open.add(&SparseIntervalReport::from_report(r), &mut run, &mut live);
             let mut copy = run.clone();
             open.fold_into(&mut copy);
             assert_eq!(copy.total, plain.total);
@@ -264,25 +291,39 @@ mod tests {
     #[test]
     fn window_equals_the_full_histogram_figures_and_drops_old_seconds() {
         let mut live = LiveSeries::default();
+        let mut open = OpenSeqs::default();
+        let mut run = RunStats::new(vec!["q0".into(), "q1".into()]);
         let mut full = IntervalStats::new(2);
+        let mut add = |r: &vlbench_stats::IntervalReport| {
+            let r = SparseIntervalReport::from_report(r);
+            live.add(&r);
+            open.add(&r, &mut run, &mut live);
+        };
         for seq in 0..25u64 {
             let r = interval(seq, &[1_000 + seq * 10, 50_000 * seq + 7], seq % 2);
             if seq >= 15 {
                 full.merge(&r.stats);
             }
-            live.add(&SparseIntervalReport::from_report(&r));
+            add(&r);
+            if seq == 20 {
+                // A late report for a closed second in the window.
+                let late = interval(18, &[777_777], 0);
+                full.merge(&late.stats);
+                add(&late);
+            }
         }
         // A report too late for the window counts in the totals only.
-        live.add(&SparseIntervalReport::from_report(&interval(2, &[9], 0)));
+        add(&interval(2, &[9], 0));
         assert!(live.slots.len() <= WINDOW_SECS as usize);
-        let w = live.window();
+        assert!(!open.seqs.is_empty(), "the window reads open seconds too");
+        let w = live.window(&open);
         let s = Summary::from_stats(&full.total(), 10.0);
         assert_eq!(w.last_seq, Some(24));
-        assert_eq!(w.total_queries, 51);
+        assert_eq!(w.total_queries, 52);
         assert_eq!(w.p95_response_time, s.p95_response_time);
         assert_eq!(w.p99_response_time, s.p99_response_time);
         assert_eq!(w.qps, s.qps);
         assert_eq!(live.qps(), w.qps);
-        assert_eq!(w.error_rate, 5.0 / 20.0);
+        assert_eq!(w.error_rate, 5.0 / 21.0);
     }
 }

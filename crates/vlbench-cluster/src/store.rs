@@ -61,6 +61,11 @@ impl Store {
         Ok(Store { dir })
     }
 
+    /// The store's directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// Writes (replaces) a task record.
     pub fn save_task(&self, task: &TaskRecord) -> Result<(), StoreError> {
         let path = self.file("tasks", &task.task_id)?;

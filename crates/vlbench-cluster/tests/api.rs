@@ -190,6 +190,18 @@ async fn malformed_and_unknown_messages_are_400_with_a_json_error() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(text.contains("\"error\""), "{text}");
 
+    // A valid message followed by anything else is refused, not half read.
+    let msg = serde_json::to_string(&common::register("w1", 4, 100)).unwrap();
+    let (status, _, text) = api
+        .call(
+            Method::POST,
+            "/api/v1/nodes/register",
+            format!("{msg} {{}}"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("trailing characters"), "{text}");
+
     let (status, body) = api
         .post("/api/v1/nodes/w1/heartbeat", &json!({"status": "sleepy"}))
         .await;

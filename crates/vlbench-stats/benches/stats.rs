@@ -7,9 +7,9 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use vlbench_stats::hist::merge_hist;
 use vlbench_stats::{
-    decode_histogram, decode_sparse, encode_histogram, ErrorClass, IntervalReport, IntervalStats,
-    Outcome, Recorder, RunStats, SparseAcc, SparseHist, SparseIntervalAcc, SparseIntervalReport,
-    SparseIntervalStats,
+    decode_histogram, decode_sparse, encode_histogram, DenseAcc, ErrorClass, HistAcc,
+    IntervalReport, IntervalStats, Outcome, Recorder, RunStats, SparseAcc, SparseHist,
+    SparseIntervalAcc, SparseIntervalReport, SparseIntervalStats,
 };
 
 const QUERIES: usize = 10;
@@ -184,14 +184,59 @@ fn bench_coordinator(c: &mut Criterion) {
             acc.add(black_box(&pool[k].queries[3].latency));
         })
     });
-    let mut node_acc = SparseIntervalAcc::new(QUERIES);
+    let mut node_acc = SparseIntervalAcc::<SparseAcc>::new(QUERIES);
     c.bench_function("SparseIntervalAcc::add (node total, varying)", |b| {
         b.iter(|| {
             k = (k + 1) % pool.len();
             node_acc.add(black_box(&pool[k]));
         })
     });
-    let mut run = RunStats::new((0..QUERIES).map(|q| format!("q{q}")).collect());
+    // One second of a 200-node fleet: every node's report into the same
+    // accumulators (the coordinator's open seconds).
+    let mut dense = DenseAcc::new();
+    c.bench_function("DenseAcc::add (50 values, varying)", |b| {
+        b.iter(|| {
+            k = (k + 1) % pool.len();
+            dense.add(black_box(&pool[k].queries[3].latency));
+        })
+    });
+    let mut second = SparseIntervalAcc::<DenseAcc>::new(QUERIES);
+    c.bench_function(
+        "SparseIntervalAcc<DenseAcc>::add (open second, varying)",
+        |b| {
+            b.iter(|| {
+                k = (k + 1) % pool.len();
+                second.add(black_box(&pool[k]));
+            })
+        },
+    );
+    // Closing one second of 200 nodes: accumulators to sparse stats, then
+    // archived (packed, spilled to a file) without a full histogram.
+    let mut fleet_second = SparseIntervalAcc::<DenseAcc>::new(QUERIES);
+    for n in 0..200 {
+        fleet_second.add(&pool[n % pool.len()]);
+    }
+    let names: Vec<String> = (0..QUERIES).map(|q| format!("q{q}")).collect();
+    if let Ok(file) = tempfile::tempfile() {
+        let mut spilled = RunStats::new(names.clone()).keep_recent(0).spill_to(file);
+        let mut seq = 0;
+        c.bench_function(
+            "close a 200-node second (to_stats + spilled archive)",
+            |b| {
+                b.iter(|| {
+                    seq += 1;
+                    let r = SparseIntervalReport {
+                        seq,
+                        start_unix_ms: 0,
+                        duration_ms: 1000,
+                        stats: fleet_second.to_stats(),
+                    };
+                    spilled.merge_sparse_into_seq(black_box(&r));
+                })
+            },
+        );
+    }
+    let mut run = RunStats::new(names);
     run.merge_sparse_into_seq(&sparse);
     c.bench_function("RunStats::merge_sparse_into_seq (existing second)", |b| {
         b.iter(|| run.merge_sparse_into_seq(black_box(&sparse)))

@@ -8,16 +8,19 @@
 //! - [`interval`]: [`IntervalStats`] = per-query stats + schedule [`Ledger`].
 //! - [`recorder`]: [`Recorder`], the per-shard hot path (no allocation).
 //! - [`wire`]: [`IntervalReport`] and the serde of everything above.
-//! - [`sparse`], [`sparse_wire`], [`sparse_stats`], [`sparse_acc`]: the same data with only
+//! - [`sparse`], [`sparse_wire`], [`sparse_stats`], [`sparse_acc`], [`dense_acc`]: the same data with only
 //!   the recorded buckets (decoded straight from the wire form), for merging
 //!   many small reports cheaply (the coordinator).
 //! - [`summary`]: [`Summary`], the numbers users read.
 //! - [`run`]: [`RunStats`], a whole run's series and totals.
 //!
-//! No I/O and no async here. Percentiles always come from merged histograms,
+//! No async here, and no I/O but the optional spill file of a run's
+//! archived seconds (`archive`). Percentiles always come from merged histograms,
 //! never from averaged averages (SPEC B-1).
 
+mod archive;
 pub mod class;
+pub mod dense_acc;
 pub mod hist;
 pub mod interval;
 pub mod query;
@@ -31,13 +34,14 @@ pub mod summary;
 pub mod wire;
 
 pub use class::ErrorClass;
+pub use dense_acc::DenseAcc;
 pub use hist::{new_histogram, HIST_MAX_US, HIST_SIGFIG};
 pub use interval::{IntervalStats, Ledger};
 pub use query::{Outcome, QueryStats, StatusCounts};
 pub use recorder::Recorder;
 pub use run::RunStats;
 pub use sparse::SparseHist;
-pub use sparse_acc::{SparseAcc, SparseIntervalAcc};
+pub use sparse_acc::{HistAcc, SparseAcc, SparseIntervalAcc};
 pub use sparse_stats::{SparseIntervalReport, SparseIntervalStats, SparseLedger, SparseQueryStats};
 pub use sparse_wire::{decode_sparse, encode_sparse};
 pub use summary::Summary;

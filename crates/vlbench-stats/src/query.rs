@@ -91,6 +91,11 @@ impl StatusCounts {
             .unwrap_or(0)
     }
 
+    /// Counts `n` responses whose status is outside 100..=599.
+    pub fn add_other(&mut self, n: u64) {
+        self.other += n;
+    }
+
     /// Responses whose status is outside 100..=599.
     pub fn other(&self) -> u64 {
         self.other
@@ -133,6 +138,11 @@ impl StatusCounts {
     }
 }
 
+/// The error for a status map key that is neither 100..=599 nor "other".
+pub(crate) fn bad_status_key(key: &str) -> String {
+    format!("status code key {key:?} is not a status in 100..=599 or \"other\"")
+}
+
 impl fmt::Debug for StatusCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.to_map()).finish()
@@ -156,11 +166,7 @@ impl<'de> Deserialize<'de> for StatusCounts {
             }
             match key.parse::<u16>() {
                 Ok(status) if (STATUS_MIN..=STATUS_MAX).contains(&status) => out.add(status, n),
-                _ => {
-                    return Err(D::Error::custom(format!(
-                        "status code key {key:?} is not a status in 100..=599 or \"other\""
-                    )))
-                }
+                _ => return Err(D::Error::custom(bad_status_key(&key))),
             }
         }
         Ok(out)

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::archive::Archive;
 use crate::interval::IntervalStats;
 use crate::sparse_stats::SparseIntervalReport;
 use crate::wire::IntervalReport;
@@ -18,7 +19,7 @@ use crate::wire::IntervalReport;
 pub const RECENT_INTERVALS: usize = 32;
 
 /// A whole run: the interval series and totals.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct RunStats {
     /// The workload's query names, by index.
     pub query_names: Vec<String>,
@@ -26,12 +27,24 @@ pub struct RunStats {
     /// [`RunStats::keep_recent`]), by seq. Use [`RunStats::all_intervals`]
     /// for the series.
     pub intervals: BTreeMap<u64, IntervalReport>,
-    /// Older intervals as JSON wire bytes (exact, compact).
-    archived: BTreeMap<u64, Vec<u8>>,
+    /// Older intervals, packed (exact, compact), in memory or spilled to a
+    /// file ([`RunStats::spill_to`]).
+    archived: Archive,
     /// Every interval merged.
     pub total: IntervalStats,
     /// How many intervals `intervals` keeps in full.
     recent: usize,
+}
+
+impl PartialEq for RunStats {
+    /// Equal figures: names, totals and the same series (wherever each
+    /// second is kept).
+    fn eq(&self, other: &Self) -> bool {
+        self.query_names == other.query_names
+            && self.total == other.total
+            && self.len() == other.len()
+            && self.all_intervals().eq(other.all_intervals())
+    }
 }
 
 impl RunStats {
@@ -41,19 +54,29 @@ impl RunStats {
         RunStats {
             query_names,
             intervals: BTreeMap::new(),
-            archived: BTreeMap::new(),
+            archived: Archive::default(),
             total,
             recent: RECENT_INTERVALS,
         }
     }
 
-    /// Keeps only the latest `n` (at least 1) intervals in full; older ones
-    /// are archived. The coordinator, which folds each second in once when
-    /// it is complete, keeps few: each full interval of a 10-query workload
-    /// is ~4 MB.
+    /// Keeps only the latest `n` intervals in full; older ones are
+    /// archived. With 0, every second is archived as it arrives and a
+    /// sparse one ([`RunStats::merge_sparse_into_seq`]) never takes the
+    /// full form: the coordinator, which folds each second in once it is
+    /// complete, keeps none (each full interval of a 10-query workload is
+    /// ~4 MB).
     pub fn keep_recent(mut self, n: usize) -> Self {
-        self.recent = n.max(1);
+        self.recent = n;
         self.archive_old();
+        self
+    }
+
+    /// Archives to `file` (an empty file, read and written from offset 0)
+    /// instead of memory, so that a long run's series does not grow the
+    /// process (see `archive.rs`). Seconds already archived move there.
+    pub fn spill_to(mut self, file: std::fs::File) -> Self {
+        self.archived.spill_to(file);
         self
     }
 
@@ -74,13 +97,13 @@ impl RunStats {
     /// longest duration seen for that seq.
     pub fn merge_into_seq(&mut self, r: &IntervalReport) {
         self.total.merge(&r.stats);
-        if let Some(bytes) = self.archived.get_mut(&r.seq) {
+        if let Some(bytes) = self.archived.get(r.seq) {
             // A late report for an archived second: merge exactly through
             // the wire form (rare: a node delivering its backlog).
-            if let Some(mut slot) = unpack(bytes) {
+            if let Some(mut slot) = unpack::<IntervalReport>(&bytes) {
                 merge_slot(&mut slot, r);
                 if let Some(encoded) = pack(&slot) {
-                    *bytes = encoded;
+                    self.archived.put(r.seq, encoded);
                     return;
                 }
             }
@@ -95,22 +118,32 @@ impl RunStats {
     }
 
     /// [`RunStats::merge_into_seq`] for a sparse report: the same result,
-    /// at a cost in proportion to the report's recorded buckets (a new
-    /// seq allocates its full slot once).
+    /// at a cost in proportion to the report's recorded buckets. A new seq
+    /// takes its full form only when full intervals are kept
+    /// ([`RunStats::keep_recent`]); otherwise it is archived as it is.
     pub fn merge_sparse_into_seq(&mut self, r: &SparseIntervalReport) {
         r.stats.merge_into(&mut self.total);
-        if let Some(bytes) = self.archived.get_mut(&r.seq) {
+        if let Some(bytes) = self.archived.get(r.seq) {
             // Late report for an archived second: see `merge_into_seq`.
-            if let Some(mut slot) = unpack(bytes) {
-                merge_sparse_slot(&mut slot, r);
+            if let Some(mut slot) = unpack::<SparseIntervalReport>(&bytes) {
+                slot.start_unix_ms = slot.start_unix_ms.min(r.start_unix_ms);
+                slot.duration_ms = slot.duration_ms.max(r.duration_ms);
+                slot.stats.merge(&r.stats);
                 if let Some(encoded) = pack(&slot) {
-                    *bytes = encoded;
+                    self.archived.put(r.seq, encoded);
                     return;
                 }
             }
         }
         match self.intervals.get_mut(&r.seq) {
             Some(slot) => merge_sparse_slot(slot, r),
+            None if self.recent == 0 => match pack(r) {
+                Some(encoded) => self.archived.put(r.seq, encoded),
+                // Cannot happen for our own types; keep it in full anyway.
+                None => {
+                    self.intervals.insert(r.seq, r.to_report());
+                }
+            },
             None => {
                 self.intervals.insert(r.seq, r.to_report());
                 self.archive_old();
@@ -120,7 +153,7 @@ impl RunStats {
 
     /// Whether an interval with this seq was received.
     pub fn contains(&self, seq: u64) -> bool {
-        self.intervals.contains_key(&seq) || self.archived.contains_key(&seq)
+        self.intervals.contains_key(&seq) || self.archived.contains(seq)
     }
 
     /// Number of distinct seqs received.
@@ -136,15 +169,29 @@ impl RunStats {
     /// Every interval in seq order: archived ones are decoded one at a time,
     /// so building a report of a long run never holds the whole series in
     /// full. Archived bytes are this type's own serialisation, whose round
-    /// trip is lossless (tested); one that failed to decode would be skipped
-    /// and show as a missing second in a report, never as wrong numbers.
+    /// trip is lossless (tested); one that failed to decode (or to be read
+    /// back from a spill file) would be skipped and show as a missing second
+    /// in a report, never as wrong numbers.
     pub fn all_intervals(&self) -> impl Iterator<Item = Cow<'_, IntervalReport>> {
-        let archived = self
-            .archived
-            .values()
-            .filter_map(|b| unpack(b))
-            .map(Cow::Owned);
-        archived.chain(self.intervals.values().map(Cow::Borrowed))
+        let mut archived = self.archived.seqs().peekable();
+        let mut full = self.intervals.iter().peekable();
+        std::iter::from_fn(move || loop {
+            // Merge the two ascending seq lists (a seq is in one of them).
+            let take_archived = match (archived.peek(), full.peek()) {
+                (Some(&a), Some((&f, _))) => a < f,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return None,
+            };
+            if !take_archived {
+                return full.next().map(|(_, r)| Cow::Borrowed(r));
+            }
+            let seq = archived.next()?;
+            let decoded = self.archived.get(seq).and_then(|b| unpack(&b));
+            if let Some(r) = decoded {
+                return Some(Cow::Owned(r));
+            }
+        })
     }
 
     /// Moves all but the latest `recent` full intervals into the
@@ -156,9 +203,7 @@ impl RunStats {
                 return;
             };
             match pack(&r) {
-                Some(bytes) => {
-                    self.archived.insert(seq, bytes);
-                }
+                Some(bytes) => self.archived.put(seq, bytes),
                 None => {
                     self.intervals.insert(seq, r);
                     return;
@@ -177,8 +222,9 @@ fn merge_slot(slot: &mut IntervalReport, r: &IntervalReport) {
 
 /// An archived interval: its JSON wire form, deflated as a whole (the
 /// wire form's histograms are plain V2; one deflate of the whole interval
-/// keeps a long run's archive a few KiB per second).
-fn pack(r: &IntervalReport) -> Option<Vec<u8>> {
+/// keeps a long run's archive a few KiB per second). Either form: a
+/// [`SparseIntervalReport`] has the same JSON.
+fn pack<T: serde::Serialize>(r: &T) -> Option<Vec<u8>> {
     use std::io::Write as _;
     let json = serde_json::to_vec(r).ok()?;
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -186,8 +232,8 @@ fn pack(r: &IntervalReport) -> Option<Vec<u8>> {
     z.finish().ok()
 }
 
-/// The interval [`pack`] archived.
-fn unpack(bytes: &[u8]) -> Option<IntervalReport> {
+/// The interval [`pack`] archived, in either form.
+fn unpack<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     use std::io::Read as _;
     let mut json = Vec::new();
     flate2::read::ZlibDecoder::new(bytes)
@@ -261,6 +307,41 @@ mod tests {
         assert_eq!(third.stats.queries[1].latency.len(), 2);
         assert_eq!(third.stats.queries[1].latency.max(), 77);
         assert_eq!(run.total.total().ok, n + 1);
+    }
+
+    #[test]
+    fn sparse_seconds_spilled_to_a_file_equal_the_full_series() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let mut plain = RunStats::new(names.clone());
+        let mut spilled = RunStats::new(names)
+            .keep_recent(0)
+            .spill_to(tempfile::tempfile().unwrap());
+        // Two nodes per second, seconds out of order, one very late report.
+        let mut reports = Vec::new();
+        for seq in [0u64, 2, 1, 3, 5, 4] {
+            reports.push(report(seq, 1000 * seq + 5, 10 + seq));
+            reports.push(report(seq, 1000 * seq, 1000 + seq));
+        }
+        reports.push(report(1, 900, 77_777));
+        for r in &reports {
+            plain.merge_into_seq(r);
+            spilled.merge_sparse_into_seq(&SparseIntervalReport::from_report(r));
+        }
+        assert!(spilled.intervals.is_empty(), "nothing kept in full");
+        assert_eq!(spilled.len(), 6);
+        assert_eq!(spilled, plain);
+        let seqs: Vec<u64> = spilled.all_intervals().map(|r| r.seq).collect();
+        assert_eq!(seqs, (0..6).collect::<Vec<_>>());
+        let second = spilled.all_intervals().nth(1).unwrap().into_owned();
+        assert_eq!(second.start_unix_ms, 900);
+        assert_eq!(second.stats.queries[1].latency.len(), 3);
+        // A copy that keeps new seconds in full merges them in order.
+        let mut copy = spilled.clone().keep_recent(usize::MAX);
+        copy.merge_sparse_into_seq(&SparseIntervalReport::from_report(&report(9, 9000, 5)));
+        copy.merge_sparse_into_seq(&SparseIntervalReport::from_report(&report(7, 7000, 5)));
+        let seqs: Vec<u64> = copy.all_intervals().map(|r| r.seq).collect();
+        assert_eq!(seqs, vec![0, 1, 2, 3, 4, 5, 7, 9]);
+        assert_eq!(spilled.len(), 6, "the original is unchanged");
     }
 
     #[test]

@@ -17,6 +17,19 @@
 use crate::sparse::SparseHist;
 use crate::sparse_stats::{SparseIntervalStats, SparseQueryStats};
 
+/// An exact accumulator of sparse histograms: what a
+/// [`SparseIntervalAcc`] keeps each histogram in. [`SparseAcc`] costs
+/// memory in proportion to its buckets (per node, for a whole run);
+/// [`crate::DenseAcc`] counts in place (the few busiest accumulators).
+pub trait HistAcc: Clone + Default {
+    /// Adds `h` in.
+    fn add(&mut self, h: &SparseHist);
+    /// Everything added, as one histogram.
+    fn to_hist(&self) -> SparseHist;
+    /// Adds everything added into `out`.
+    fn merge_into(&self, out: &mut SparseHist);
+}
+
 /// Pending buckets below which no compaction happens.
 pub const PENDING_MIN: usize = 256;
 
@@ -86,25 +99,40 @@ impl SparseAcc {
     }
 }
 
-/// [`SparseIntervalStats`] accumulated with a [`SparseAcc`] per histogram:
-/// a node's whole run at the coordinator.
-#[derive(Clone, Debug, Default)]
-pub struct SparseIntervalAcc {
-    /// Counters; the histograms here stay empty (they are in the accs).
-    counters: SparseIntervalStats,
-    latency: Vec<SparseAcc>,
-    service: Vec<SparseAcc>,
-    lag: SparseAcc,
+impl HistAcc for SparseAcc {
+    fn add(&mut self, h: &SparseHist) {
+        SparseAcc::add(self, h);
+    }
+
+    fn to_hist(&self) -> SparseHist {
+        SparseAcc::to_hist(self)
+    }
+
+    fn merge_into(&self, out: &mut SparseHist) {
+        SparseAcc::merge_into(self, out);
+    }
 }
 
-impl SparseIntervalAcc {
+/// [`SparseIntervalStats`] accumulated with an accumulator `A` per
+/// histogram: with [`SparseAcc`], a node's whole run at the coordinator;
+/// with [`crate::DenseAcc`], one second of the fleet.
+#[derive(Clone, Debug, Default)]
+pub struct SparseIntervalAcc<A: HistAcc = SparseAcc> {
+    /// Counters; the histograms here stay empty (they are in the accs).
+    counters: SparseIntervalStats,
+    latency: Vec<A>,
+    service: Vec<A>,
+    lag: A,
+}
+
+impl<A: HistAcc> SparseIntervalAcc<A> {
     /// Empty, for `n_queries` queries (grows like [`SparseIntervalStats::merge`]).
     pub fn new(n_queries: usize) -> Self {
         SparseIntervalAcc {
             counters: SparseIntervalStats::new(n_queries),
-            latency: vec![SparseAcc::new(); n_queries],
-            service: vec![SparseAcc::new(); n_queries],
-            lag: SparseAcc::new(),
+            latency: vec![A::default(); n_queries],
+            service: vec![A::default(); n_queries],
+            lag: A::default(),
         }
     }
 
@@ -115,8 +143,8 @@ impl SparseIntervalAcc {
             self.counters
                 .queries
                 .resize_with(n, SparseQueryStats::default);
-            self.latency.resize_with(n, SparseAcc::new);
-            self.service.resize_with(n, SparseAcc::new);
+            self.latency.resize_with(n, A::default);
+            self.service.resize_with(n, A::default);
         }
         for (k, q) in s.queries.iter().enumerate() {
             self.counters.queries[k].add_counters(q);
@@ -125,6 +153,13 @@ impl SparseIntervalAcc {
         }
         self.counters.ledger.add_counters(&s.ledger);
         self.lag.add(&s.ledger.lag);
+    }
+
+    /// Adds the latency of every query into `out` (all queries merged).
+    pub fn latency_into(&self, out: &mut SparseHist) {
+        for acc in &self.latency {
+            acc.merge_into(out);
+        }
     }
 
     /// Everything added, as one [`SparseIntervalStats`].
@@ -197,7 +232,8 @@ mod tests {
 
     #[test]
     fn interval_acc_equals_merging_the_stats() {
-        let mut acc = SparseIntervalAcc::new(1);
+        let mut acc = SparseIntervalAcc::<SparseAcc>::new(1);
+        let mut dense = SparseIntervalAcc::<crate::DenseAcc>::new(1);
         let mut plain = SparseIntervalStats::new(1);
         for k in 0..300u64 {
             // Grows from 1 to 3 queries, like a merge does.
@@ -214,8 +250,10 @@ mod tests {
             s.ledger.sent = 2;
             s.ledger.lag = hist(&[k * 3 + 1, 7]);
             acc.add(&s);
+            dense.add(&s);
             plain.merge(&s);
         }
         assert_eq!(acc.to_stats(), plain);
+        assert_eq!(dense.to_stats(), plain);
     }
 }
