@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use vlbench_stats::{IntervalStats, RunStats, SparseIntervalAcc};
+use vlbench_stats::{RunStats, SparseIntervalAcc, SparseIntervalStats};
 
 use crate::actor::{self, Gone};
 use crate::adjust::NodeWindow;
@@ -55,8 +55,9 @@ pub enum AggError {
 /// What a node's results are, for reports.
 #[derive(Clone, Debug)]
 pub struct NodeResults {
-    /// Everything the node measured, merged.
-    pub total: IntervalStats,
+    /// Everything the node measured, merged (sparse: a 200-node fleet's
+    /// full histograms would be ~800 MB).
+    pub total: SparseIntervalStats,
     /// Intervals merged.
     pub intervals: u64,
     /// Wall-clock span covered, unix ms (start of first, end of last).
@@ -132,8 +133,8 @@ impl NodeAgg {
     fn results(&self, n_queries: usize) -> NodeResults {
         NodeResults {
             total: self.total.as_ref().map_or_else(
-                || IntervalStats::new(n_queries),
-                |t| t.to_stats().to_stats(),
+                || SparseIntervalStats::new(n_queries),
+                SparseIntervalAcc::to_stats,
             ),
             intervals: self.intervals,
             span_ms: self.span_ms,

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::protocol::Metrics;
-use vlbench_stats::{IntervalReport, Outcome};
+use vlbench_stats::{IntervalReport, IntervalStats, Outcome};
 
 pub(crate) fn interval(seq: u64, latencies_us: &[u64], failed: u64) -> IntervalReport {
     let mut stats = IntervalStats::new(2);
@@ -263,6 +263,6 @@ fn the_sparse_http_path_merges_exactly_like_full_reports() {
 fn a_node_without_reports_has_empty_totals_of_the_task_shape() {
     let a = agg();
     let res = a.results("t").unwrap();
-    assert_eq!(res.nodes["b"].total, IntervalStats::new(2));
+    assert_eq!(res.nodes["b"].total, SparseIntervalStats::new(2));
     assert_eq!(res.nodes["b"].intervals, 0);
 }

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use vlbench_report::{Format, Report, ReportContext, ScheduleSummary};
-use vlbench_stats::{IntervalStats, RunStats};
+use vlbench_report::{Format, Metrics, Report, ReportContext, ScheduleSummary};
+use vlbench_stats::SparseIntervalStats;
 
 use crate::aggregator::{NodeResults, TaskResults, MAX_MISSING_LISTED};
 use crate::model::{Execution, TaskEvent, TaskRecord, TaskStatus};
@@ -46,8 +46,9 @@ pub struct NodeSection {
     /// The node's own schedule ledger; `generator_bound` when it could not
     /// keep its part of the schedule.
     pub schedule: ScheduleSummary,
-    /// Everything it measured, merged (histograms as base64).
-    pub stats: IntervalStats,
+    /// Everything it measured, merged (histograms as base64; the sparse
+    /// form has the JSON of `IntervalStats`).
+    pub stats: SparseIntervalStats,
 }
 
 /// What a distributed report adds to the single-process schema.
@@ -88,17 +89,19 @@ impl ClusterReport {
             }
         }
         let results = &owned;
-        let names = results.merged.query_names.clone();
-        let per_node: BTreeMap<String, RunStats> = results
+        let ctx = context(task, results);
+        let secs = ctx.duration.as_secs_f64();
+        // One node's full histograms at a time (a 200-node fleet's at once
+        // would be ~800 MB).
+        let per_node: BTreeMap<String, Metrics> = results
             .nodes
             .iter()
             .map(|(id, n)| {
-                let mut run = RunStats::new(names.clone());
-                run.total = n.total.clone();
-                (id.clone(), run)
+                let all = n.total.total().to_stats();
+                (id.clone(), Metrics::from_stats(&all, secs))
             })
             .collect();
-        let report = Report::build(&results.merged, Some(&per_node), context(task, results));
+        let report = Report::build_with_node_metrics(&results.merged, Some(per_node), ctx);
         let nodes = results
             .nodes
             .iter()
@@ -114,7 +117,7 @@ impl ClusterReport {
                     missing: n.missing,
                     missing_seqs: n.missing_seqs.clone(),
                     fate,
-                    schedule: ScheduleSummary::from_ledger(&n.total.ledger),
+                    schedule: ScheduleSummary::from_ledger(&n.total.ledger.to_ledger()),
                     stats: n.total.clone(),
                 };
                 (id.clone(), section)
@@ -233,7 +236,7 @@ fn context(task: &TaskRecord, results: &TaskResults) -> ReportContext {
         }
     }
     for (id, n) in &results.nodes {
-        let s = ScheduleSummary::from_ledger(&n.total.ledger);
+        let s = ScheduleSummary::from_ledger(&n.total.ledger.to_ledger());
         if s.generator_bound {
             let why = s.generator_bound_reason.unwrap_or_default();
             warnings.push(format!(

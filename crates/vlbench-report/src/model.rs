@@ -321,17 +321,30 @@ impl Report {
         ctx: ReportContext,
     ) -> Report {
         let secs = ctx.duration.as_secs_f64();
+        let nodes = nodes.map(|m| {
+            m.iter()
+                .map(|(id, r)| (id.clone(), Metrics::from_stats(&r.total.total(), secs)))
+                .collect::<BTreeMap<_, _>>()
+        });
+        Report::build_with_node_metrics(run, nodes, ctx)
+    }
+
+    /// [`Report::build`] with each node's figures already computed (over
+    /// `ctx.duration`): a caller holding many nodes' statistics in another
+    /// form (the coordinator's sparse ones) need not build each node's full
+    /// histograms at once.
+    pub fn build_with_node_metrics(
+        run: &RunStats,
+        nodes: Option<BTreeMap<String, Metrics>>,
+        ctx: ReportContext,
+    ) -> Report {
+        let secs = ctx.duration.as_secs_f64();
         let total = run.total.total();
         let names = unique_names(&run.query_names, run.total.queries.len());
         let queries = names
             .iter()
             .zip(&run.total.queries)
             .map(|(n, q)| (n.clone(), Metrics::from_stats(q, secs)));
-        let nodes = nodes.map(|m| {
-            m.iter()
-                .map(|(id, r)| (id.clone(), Metrics::from_stats(&r.total.total(), secs)))
-                .collect::<BTreeMap<_, _>>()
-        });
         let start_ms = u64::try_from(ctx.start.timestamp_millis()).unwrap_or(0);
         let (intervals, unlisted) = series(run, &names, start_ms, expected_intervals(secs));
         let mut warnings = ctx.warnings;

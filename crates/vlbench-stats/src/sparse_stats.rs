@@ -95,6 +95,13 @@ impl SparseQueryStats {
         q.rows += self.rows;
     }
 
+    /// The full form (allocates its two full histograms).
+    pub fn to_stats(&self) -> QueryStats {
+        let mut q = QueryStats::new();
+        self.merge_into(&mut q);
+        q
+    }
+
     /// The sparse form of `q` (walks its histograms: not for hot paths).
     pub fn from_stats(q: &QueryStats) -> Self {
         SparseQueryStats {
@@ -245,6 +252,13 @@ impl SparseLedger {
         self.dropped += other.dropped;
     }
 
+    /// The full form (allocates the full lag histogram).
+    pub fn to_ledger(&self) -> Ledger {
+        let mut l = Ledger::default();
+        self.merge_into(&mut l);
+        l
+    }
+
     fn merge_into(&self, l: &mut Ledger) {
         l.planned += self.planned;
         l.sent += self.sent;
@@ -283,6 +297,15 @@ impl SparseIntervalStats {
             a.merge(b);
         }
         self.ledger.merge(&other.ledger);
+    }
+
+    /// All queries merged into one.
+    pub fn total(&self) -> SparseQueryStats {
+        let mut all = SparseQueryStats::default();
+        for q in &self.queries {
+            all.merge(q);
+        }
+        all
     }
 
     /// Adds these stats into full ones (which grow to this query count).
