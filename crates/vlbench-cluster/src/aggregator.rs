@@ -1,8 +1,9 @@
-//! ResultAggregator (S-1, S-11, B-1): the actor that merges the workers'
-//! interval reports exactly. Per task it keeps the fleet's series
-//! (`RunStats`, one merged slot per second) and each node's totals; a seq a
-//! node already delivered is ignored, so retried reports are never counted
-//! twice. It computes the live window (last 10 s) from merged histograms.
+//! ResultAggregator (S-1, S-11, B-1): the state, shared under a lock by
+//! the API's handlers, that merges the workers' interval reports exactly.
+//! Per task it keeps the fleet's series (`RunStats`, one merged slot per
+//! second) and each node's totals; a seq a node already delivered is
+//! ignored, so retried reports are never counted twice. It computes the
+//! live window (last 10 s) from merged histograms.
 //!
 //! With a store, every new report is appended to the task's log before it
 //! is acknowledged, and a task resumed after a coordinator restart is
@@ -17,11 +18,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use vlbench_stats::{RunStats, SparseIntervalAcc, SparseIntervalStats};
 
-use crate::actor::{self, Gone};
+use crate::actor::Gone;
 use crate::adjust::NodeWindow;
 use crate::aggregator_live::{window_add, LiveSeries, OpenSeqs};
 use crate::ingest::IngestReport;
@@ -403,65 +403,38 @@ fn finish(node: &mut NodeAgg, r: IngestReport) -> Accepted {
     }
 }
 
-enum Command {
-    Open(String, Vec<String>, Vec<String>, oneshot::Sender<()>),
-    Add(
-        Box<IngestReport>,
-        Option<Bytes>,
-        oneshot::Sender<Result<Accepted, AggError>>,
-    ),
-    Live(String, oneshot::Sender<Option<LiveWindow>>),
-    Qps(String, oneshot::Sender<Option<f64>>),
-    Results(String, oneshot::Sender<Option<TaskResults>>),
-    Windows(String, oneshot::Sender<BTreeMap<String, NodeWindow>>),
-}
-
-/// Handle to the aggregator actor (cheap to clone).
+/// Handle to the aggregator (cheap to clone): the state behind a lock.
+///
+/// Not an actor like the registry and the scheduler: merging a report takes
+/// tens of µs, and handing each report to an actor's thread cost two thread
+/// switches and a wake-up per report, about a seventh of the coordinator's
+/// CPU with 200 workers (issue 6.4). The handler that read a report merges
+/// it under the lock; only [`AggregatorHandle::results`] (tens of ms for a
+/// big fleet) runs on the blocking pool, off the runtime's threads.
 #[derive(Clone)]
 pub struct AggregatorHandle {
-    tx: mpsc::Sender<Command>,
+    inner: Arc<Mutex<Aggregator>>,
 }
 
 const NAME: &str = "result aggregator";
 
 impl AggregatorHandle {
-    /// Starts the actor on a thread of its own, so that merging never
-    /// occupies a runtime thread that heartbeats need; it ends when every
-    /// handle is dropped. The returned task completes when the thread has
-    /// finished. If no thread can be started, the actor runs as a task.
+    /// Shares `a` with every handle. The returned task completes at once
+    /// (there is no loop to join, unlike the actors'); the state is dropped
+    /// with the last handle.
     pub fn spawn(a: Aggregator) -> (AggregatorHandle, JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(actor::QUEUE);
-        let (done_tx, done_rx) = oneshot::channel::<()>();
-        // Shared so that the fallback can take the state back if the thread
-        // never started (`Builder::spawn` consumes its closure either way).
-        let state = Arc::new(Mutex::new(Some((a, rx))));
-        let for_thread = state.clone();
-        let started = std::thread::Builder::new()
-            .name("vlbench-aggregator".into())
-            .spawn(move || {
-                if let Some((mut a, mut rx)) = take(&for_thread) {
-                    while let Some(cmd) = rx.blocking_recv() {
-                        serve_one(&mut a, cmd);
-                    }
-                }
-                let _ = done_tx.send(());
-            });
-        let task = match started {
-            Ok(_) => tokio::spawn(async move {
-                let _ = done_rx.await;
-            }),
-            Err(e) => {
-                tracing::warn!("aggregator thread not started ({e}); merging on the runtime");
-                tokio::spawn(async move {
-                    if let Some((mut a, mut rx)) = take(&state) {
-                        while let Some(cmd) = rx.recv().await {
-                            serve_one(&mut a, cmd);
-                        }
-                    }
-                })
-            }
+        let handle = AggregatorHandle {
+            inner: Arc::new(Mutex::new(a)),
         };
-        (AggregatorHandle { tx }, task)
+        (handle, tokio::spawn(async {}))
+    }
+
+    /// Runs `f` on the state; `Gone` when a panic while merging poisoned it
+    /// (its figures could be half-merged: no answer is better than a wrong
+    /// one).
+    fn with<R>(&self, f: impl FnOnce(&mut Aggregator) -> R) -> Result<R, Gone> {
+        let mut a = self.inner.lock().map_err(|_| Gone(NAME))?;
+        Ok(f(&mut a))
     }
 
     /// Starts collecting a task's results.
@@ -471,10 +444,7 @@ impl AggregatorHandle {
         query_names: Vec<String>,
         nodes: Vec<String>,
     ) -> Result<(), Gone> {
-        actor::call(&self.tx, NAME, |r| {
-            Command::Open(task, query_names, nodes, r)
-        })
-        .await
+        self.with(|a| a.open(&task, query_names, &nodes))
     }
 
     /// Merges a report.
@@ -497,49 +467,32 @@ impl AggregatorHandle {
         report: IngestReport,
         raw: Option<Bytes>,
     ) -> Result<Result<Accepted, AggError>, Gone> {
-        actor::call(&self.tx, NAME, |r| Command::Add(Box::new(report), raw, r)).await
+        self.with(|a| a.add_raw(report, raw))
     }
 
     /// The live window of a task.
     pub async fn live(&self, task: String) -> Result<Option<LiveWindow>, Gone> {
-        actor::call(&self.tx, NAME, |r| Command::Live(task, r)).await
+        self.with(|a| a.live(&task))
     }
 
     /// The live window's qps alone (no percentiles: cheap, for the
     /// coordinator's own metrics tick).
     pub async fn live_qps(&self, task: String) -> Result<Option<f64>, Gone> {
-        actor::call(&self.tx, NAME, |r| Command::Qps(task, r)).await
+        self.with(|a| a.live_qps(&task))
     }
 
-    /// A copy of a task's results.
+    /// A copy of a task's results (on the blocking pool: it builds every
+    /// node's totals).
     pub async fn results(&self, task: String) -> Result<Option<TaskResults>, Gone> {
-        actor::call(&self.tx, NAME, |r| Command::Results(task, r)).await
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.with(|a| a.results(&task)))
+            .await
+            .map_err(|_| Gone(NAME))?
     }
 
     /// What each node measured since the last call (load adjuster).
     pub async fn take_windows(&self, task: String) -> Result<BTreeMap<String, NodeWindow>, Gone> {
-        actor::call(&self.tx, NAME, |r| Command::Windows(task, r)).await
-    }
-}
-
-type ActorState = Arc<Mutex<Option<(Aggregator, mpsc::Receiver<Command>)>>>;
-
-/// Takes the actor's state out (once); a poisoned lock yields nothing.
-fn take(state: &ActorState) -> Option<(Aggregator, mpsc::Receiver<Command>)> {
-    state.lock().ok().and_then(|mut s| s.take())
-}
-
-fn serve_one(a: &mut Aggregator, cmd: Command) {
-    match cmd {
-        Command::Open(t, q, n, r) => {
-            a.open(&t, q, &n);
-            actor::reply(r, ());
-        }
-        Command::Add(rep, raw, r) => actor::reply(r, a.add_raw(*rep, raw)),
-        Command::Live(t, r) => actor::reply(r, a.live(&t)),
-        Command::Qps(t, r) => actor::reply(r, a.live_qps(&t)),
-        Command::Results(t, r) => actor::reply(r, a.results(&t)),
-        Command::Windows(t, r) => actor::reply(r, a.take_windows(&t)),
+        self.with(|a| a.take_windows(&task))
     }
 }
 

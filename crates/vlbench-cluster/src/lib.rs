@@ -11,7 +11,8 @@
 //! - [`actor`]: the command/oneshot plumbing of the coordinator's actors.
 //! - [`registry`]: NodeManager + failure detector (S-7, S-12).
 //! - [`scheduler`]: TaskScheduler: tasks, assignments, start and finish (S-8).
-//! - [`aggregator`]: ResultAggregator: exact merge, dedup, live window (S-11, B-1).
+//! - [`aggregator`]: ResultAggregator: exact merge, dedup, live window (S-11, B-1);
+//!   shared under a lock rather than an actor (see its handle's docs).
 //! - [`ingest`]: a result report read with sparse histograms (the coordinator's HTTP path).
 //! - [`store`]: JSON files under `--data`, written atomically.
 //! - [`report`]: the final report (vlbench-report's schema + `cluster`).
@@ -22,7 +23,8 @@
 //! - [`worker`]: the worker role: registrar, executor, reporter (S-2).
 //!
 //! Must not: block the engine, or hold a lock across the coordinator's
-//! control loop (its parts are actors that own their state).
+//! control loop (its parts are actors that own their state, but for the
+//! aggregator, whose short lock is never held across an await).
 
 pub mod actor;
 pub mod adjust;

@@ -131,17 +131,41 @@ impl SparseHist {
         self.add_at(index_of(value), n);
     }
 
-    /// Adds `n` at bucket `index` if that bucket is already non-zero;
-    /// false (nothing changed) when it is not.
+    /// Where bucket `index` is, searching at or after position `from`
+    /// (every bucket before `from` must be below `index`): `Ok(position)`,
+    /// or `Err(insertion point)`. Galloping, so a run of ascending lookups
+    /// (the buckets of another histogram) costs O(log distance) each and
+    /// walks memory forward.
     #[inline]
-    pub(crate) fn add_existing(&mut self, index: u32, n: u64) -> bool {
-        match self.idx.binary_search(&index) {
-            Ok(p) => {
-                self.counts[p] = self.counts[p].saturating_add(n);
-                self.total = self.total.saturating_add(n);
-                true
+    pub(crate) fn find_from(&self, from: usize, index: u32) -> Result<usize, usize> {
+        let idx = &self.idx;
+        let n = idx.len();
+        let (mut lo, mut hi, mut step) = (from.min(n), from.min(n), 1);
+        // Invariant: idx[..lo] < index; the answer is in [lo, hi] once
+        // idx[hi] >= index (or hi reached the end).
+        let end = loop {
+            if hi >= n {
+                break n;
             }
-            Err(_) => false,
+            if idx[hi] >= index {
+                break hi + 1;
+            }
+            lo = hi + 1;
+            hi = hi.saturating_add(step);
+            step *= 2;
+        };
+        match idx[lo..end].binary_search(&index) {
+            Ok(p) => Ok(lo + p),
+            Err(p) => Err(lo + p),
+        }
+    }
+
+    /// Adds `n` to the bucket at `position` (from [`Self::find_from`]).
+    #[inline]
+    pub(crate) fn add_at_position(&mut self, position: usize, n: u64) {
+        if let Some(c) = self.counts.get_mut(position) {
+            *c = c.saturating_add(n);
+            self.total = self.total.saturating_add(n);
         }
     }
 
@@ -277,6 +301,29 @@ impl SparseHist {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn find_from_equals_a_binary_search_from_any_start() {
+        let mut h = SparseHist::new();
+        for v in [3u64, 9, 10, 11, 400, 401, 5_000, 77_777, 1 << 30] {
+            h.record_n(v, 2);
+        }
+        let n = h.buckets();
+        for probe in (0..40_000u32).step_by(7).chain(h.idx.clone()) {
+            let plain = h.idx.binary_search(&probe);
+            let first = match plain {
+                Ok(p) | Err(p) => p,
+            };
+            for from in 0..=first.min(n) {
+                assert_eq!(h.find_from(from, probe), plain, "probe {probe} from {from}");
+            }
+        }
+        let p = h.find_from(0, index_of(400)).unwrap();
+        h.add_at_position(p, 5);
+        assert_eq!(h.len(), 18 + 5);
+        h.add_at_position(n + 3, 1); // out of range: ignored
+        assert_eq!(h.len(), 23);
+    }
     use super::*;
     use crate::hist::record_clamped;
 

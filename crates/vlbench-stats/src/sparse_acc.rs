@@ -50,9 +50,18 @@ impl SparseAcc {
 
     /// Adds `h` in.
     pub fn add(&mut self, h: &SparseHist) {
+        // `h`'s buckets ascend: each search starts where the last ended.
+        let mut from = 0;
         for (i, c) in h.iter() {
-            if !self.base.add_existing(i, c) {
-                self.pending.push((i, c));
+            match self.base.find_from(from, i) {
+                Ok(p) => {
+                    self.base.add_at_position(p, c);
+                    from = p + 1;
+                }
+                Err(p) => {
+                    self.pending.push((i, c));
+                    from = p;
+                }
             }
         }
         if self.pending.len() >= (self.base.buckets() / 4).max(PENDING_MIN) {
