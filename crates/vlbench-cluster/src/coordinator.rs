@@ -20,7 +20,6 @@ use crate::adjust::AdjustPolicy;
 use crate::aggregator::{Aggregator, AggregatorHandle};
 use crate::api::{self, AppState};
 use crate::metrics::CoordinatorMetrics;
-use crate::model::TaskStatus;
 use crate::planner::Planner;
 use crate::registry::RegistryHandle;
 use crate::report::ClusterReport;
@@ -180,12 +179,9 @@ pub async fn control_loop(
 /// One run of the S-10 load adjuster over every running task (public so
 /// tests step it by hand).
 pub async fn adjust_tick(s: &AppState, policy: &AdjustPolicy) -> Result<(), Gone> {
-    for t in s.scheduler.list().await? {
-        if t.status != TaskStatus::Running {
-            continue;
-        }
-        let windows = s.aggregator.take_windows(t.task_id.clone()).await?;
-        s.scheduler.adjust(t.task_id, windows, *policy).await?;
+    for id in s.scheduler.running().await? {
+        let windows = s.aggregator.take_windows(id.clone()).await?;
+        s.scheduler.adjust(id, windows, *policy).await?;
     }
     Ok(())
 }
@@ -229,19 +225,11 @@ pub async fn tick(s: &AppState) -> Result<(), Gone> {
             }
         }
     }
-    let tasks = s.scheduler.list().await?;
-    let running: Vec<_> = tasks
-        .iter()
-        .filter(|t| t.status == TaskStatus::Running)
-        .collect();
+    let running = s.scheduler.running().await?;
     s.metrics.running_tasks.set(running.len() as i64);
     let mut qps = 0.0;
-    for t in running {
-        qps += s
-            .aggregator
-            .live_qps(t.task_id.clone())
-            .await?
-            .unwrap_or(0.0);
+    for id in running {
+        qps += s.aggregator.live_qps(id).await?.unwrap_or(0.0);
     }
     s.metrics.qps.set(qps);
     Ok(())

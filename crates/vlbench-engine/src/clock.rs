@@ -6,8 +6,16 @@
 //! burns a core and, on a busy machine, gets the thread preempted for a
 //! whole time slice: the lag it meant to avoid. Here a helper thread sleeps
 //! on a condition variable with the exact timeout (the kernel's
-//! high-resolution timers: tens of µs) and wakes the dispatcher's task. The
-//! runtime thread never blocks and nothing spins.
+//! high-resolution timers, with the thread's timer slack lowered to 1 ns)
+//! and wakes the dispatcher's task.
+//!
+//! A wake-up still takes time: the helper's wait ends some µs late, then
+//! the runtime thread must be woken (tens of µs on a VM), and every µs of
+//! it was counted as lag and latency (both are measured from the intended
+//! send time). So the helper wakes the dispatcher a learnt margin early
+//! (`vlbench_timing::WakeMargin`: about what wake-ups have recently taken,
+//! at most 200 µs) and the dispatcher spins the rest: the only spinning,
+//! bounded per arrival, and never longer than the wake-up it replaces.
 //!
 //! The dispatcher hands the helper the next arrivals ahead of time
 //! ([`Clock::ahead`]), so the helper goes from one to the next without
@@ -23,6 +31,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::Instant;
+
+use vlbench_timing::{lower_timer_slack, spin_until, WakeMargin};
 
 /// How many upcoming deadlines the helper is given ahead.
 pub(crate) const AHEAD: usize = 32;
@@ -45,6 +55,8 @@ struct Helper {
 struct Shared {
     state: Mutex<State>,
     changed: Condvar,
+    /// How early the helper wakes the dispatcher.
+    margin: WakeMargin,
 }
 
 /// What the helper thread should do next.
@@ -64,17 +76,24 @@ impl Shared {
 }
 
 impl Clock {
-    /// Completes at `at` (not before), a few tens of µs after it at most
-    /// on an idle machine.
+    /// Completes at `at` (not before), within a few µs of it on an idle
+    /// machine (see the module docs: the helper wakes the dispatcher a
+    /// margin early and the last stretch is spun).
     pub(crate) async fn sleep_until(&mut self, at: Instant) {
         loop {
-            if Instant::now() >= at {
+            let now = Instant::now();
+            if now >= at {
                 return;
             }
             let Some(shared) = self.shared() else {
                 tokio::time::sleep_until(at.into()).await;
                 return;
             };
+            if at - now <= shared.margin.get() {
+                // Closer than a wake-up takes: spin the rest.
+                spin_until(at);
+                return;
+            }
             let mut armed = false;
             poll_fn(|cx| {
                 if armed {
@@ -101,6 +120,10 @@ impl Clock {
                 Poll::Pending
             })
             .await;
+            // Woken: by the helper (margin early, or late), or by another
+            // branch of the caller's `select!` (any time: then the loop
+            // waits again, or spins if close enough).
+            shared.margin.learn(at, Instant::now());
         }
     }
 
@@ -199,15 +222,19 @@ fn run(shared: &Shared) {
             continue;
         };
         let now = Instant::now();
-        if now < at {
+        let wake = at.checked_sub(shared.margin.get()).unwrap_or(at);
+        if now < wake {
             st = shared
                 .changed
-                .wait_timeout(st, at - now)
+                .wait_timeout(st, wake - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
             continue;
         }
-        while st.due.front().is_some_and(|&d| d <= now) {
+        // This deadline and every one already passed: the dispatcher
+        // serves them all after this wake; later ones get their own.
+        let upto = at.max(now);
+        while st.due.front().is_some_and(|&d| d <= upto) {
             st.due.pop_front();
         }
         let waker = st.waker.clone();
@@ -216,24 +243,6 @@ fn run(shared: &Shared) {
             w.wake();
         }
         st = shared.lock();
-    }
-}
-
-/// Asks Linux for 1 ns of timer slack on this thread: the default 50 µs
-/// lets the kernel end each timed wait up to 50 µs late, which would be
-/// most of an arrival's lag. A thread may set its own slack through
-/// `/proc/<tid>/timerslack_ns`; elsewhere this does nothing.
-fn lower_timer_slack() {
-    let Ok(link) = std::fs::read_link("/proc/thread-self") else {
-        return;
-    };
-    // The link reads `<pid>/task/<tid>`.
-    let Some(tid) = link.to_str().and_then(|s| s.rsplit('/').next()) else {
-        return;
-    };
-    let path = format!("/proc/{tid}/timerslack_ns");
-    if let Err(e) = std::fs::write(&path, "1") {
-        tracing::debug!(error = %e, %path, "scheduling clock: timer slack stays at the default");
     }
 }
 

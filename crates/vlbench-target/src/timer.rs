@@ -1,6 +1,6 @@
 //! Precise sleeps for the added-latency knob.
 //!
-//! Owns: [`sleep`], which ends within tens of microseconds after its
+//! Owns: [`sleep`], which ends within a few microseconds after its
 //! deadline instead of tokio's 1 ms timer granularity (tokio rounds a
 //! sleep up to its next millisecond tick, so a 10 ms latency used to be
 //! answered after 10.5-11.5 ms). A sleep first waits on tokio's timer
@@ -8,8 +8,10 @@
 //! one process-wide timer thread that keeps a binary heap of deadlines,
 //! blocks on a condvar with the next deadline as timeout (the kernel's
 //! high-resolution timers; the thread's timer slack is lowered to 1 ns
-//! where Linux allows it) and wakes every future whose deadline passed.
-//! Nothing spins: the thread sleeps in the kernel between deadlines.
+//! where Linux allows it) and wakes every future whose deadline is within
+//! a learnt margin (`vlbench_timing::WakeMargin`: what waking a runtime
+//! thread has recently taken, at most 200 µs); the woken future spins the
+//! rest. The thread itself sleeps in the kernel between deadlines.
 //! Must not: decide how long to sleep (see `knobs.rs`).
 
 use std::cmp::Reverse;
@@ -19,6 +21,8 @@ use std::pin::Pin;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+use vlbench_timing::{lower_timer_slack, spin_until, WakeMargin, MAX_MARGIN};
 
 /// How long before the deadline the tokio phase ends: tokio wakes up to
 /// about 1 ms after its target (tick rounding), so 2 ms leaves the precise
@@ -62,7 +66,22 @@ impl Future for Precise {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.deadline {
+        let now = Instant::now();
+        let registered = self.waker.is_some();
+        if registered {
+            // Woken (by the timer thread, a margin early or late; or
+            // spuriously, which teaches nothing unless near the deadline).
+            self.timer.margin.learn(self.deadline, now);
+        }
+        if now >= self.deadline {
+            return Poll::Ready(());
+        }
+        // The timer thread wakes at most MAX_MARGIN early, after removing
+        // the entry: spin the rest rather than wait for a wake-up that
+        // would come late (or not at all).
+        let left = self.deadline - now;
+        if left <= self.timer.margin.get() || (registered && left <= MAX_MARGIN) {
+            spin_until(self.deadline);
             return Poll::Ready(());
         }
         // Register again only when polled by another task's waker (a
@@ -113,6 +132,8 @@ struct Queue {
 struct Timer {
     queue: Mutex<Queue>,
     changed: Condvar,
+    /// How early the thread wakes a sleep (which spins the rest).
+    margin: WakeMargin,
 }
 
 /// The process-wide timer; its thread starts on first use. None when the
@@ -124,6 +145,7 @@ fn timer() -> Option<&'static Timer> {
         let t: &'static Timer = Box::leak(Box::new(Timer {
             queue: Mutex::new(Queue::default()),
             changed: Condvar::new(),
+            margin: WakeMargin::default(),
         }));
         let spawned = std::thread::Builder::new()
             .name("vlbench-target-timer".into())
@@ -170,7 +192,12 @@ impl Timer {
         let mut q = self.lock();
         loop {
             let now = Instant::now();
-            while q.heap.peek().is_some_and(|Reverse(e)| e.deadline <= now) {
+            let margin = self.margin.get();
+            while q
+                .heap
+                .peek()
+                .is_some_and(|Reverse(e)| e.deadline <= now + margin)
+            {
                 if let Some(Reverse(e)) = q.heap.pop() {
                     due.push(e.waker);
                 }
@@ -182,7 +209,10 @@ impl Timer {
                 q = self.lock();
                 continue;
             }
-            let next = q.heap.peek().map(|Reverse(e)| e.deadline - now);
+            let next = q
+                .heap
+                .peek()
+                .map(|Reverse(e)| e.deadline.saturating_duration_since(now + margin));
             q = match next {
                 Some(wait) => match self.changed.wait_timeout(q, wait) {
                     Ok((q, _)) => q,
@@ -191,23 +221,6 @@ impl Timer {
                 None => self.changed.wait(q).unwrap_or_else(|e| e.into_inner()),
             };
         }
-    }
-}
-
-/// Asks Linux for 1 ns of timer slack on this thread (the default 50 µs
-/// would add about 50 µs to every wake-up). A thread may set its own
-/// slack through `/proc/<tid>/timerslack_ns`; elsewhere this does nothing.
-fn lower_timer_slack() {
-    let Ok(link) = std::fs::read_link("/proc/thread-self") else {
-        return;
-    };
-    // The link reads `<pid>/task/<tid>`.
-    let Some(tid) = link.to_str().and_then(|s| s.rsplit('/').next()) else {
-        return;
-    };
-    let path = format!("/proc/{tid}/timerslack_ns");
-    if let Err(e) = std::fs::write(&path, "1") {
-        tracing::debug!(error = %e, %path, "vlbench target: timer slack stays at the default");
     }
 }
 

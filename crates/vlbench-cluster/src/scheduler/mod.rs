@@ -58,6 +58,7 @@ enum Command {
     ),
     Get(String, Reply<Option<TaskRecord>>),
     List(Reply<Vec<TaskRecord>>),
+    Running(Reply<Vec<String>>),
     NodeTasks(Reply<HashMap<String, String>>),
 }
 
@@ -164,6 +165,12 @@ impl SchedulerHandle {
         actor::call(&self.tx, NAME, Command::List).await
     }
 
+    /// The ids of the running tasks (the control loop's question, without
+    /// copying records: a 200-node task's record is large).
+    pub async fn running(&self) -> Result<Vec<String>, Gone> {
+        actor::call(&self.tx, NAME, Command::Running).await
+    }
+
     /// Node id → task it is part of.
     pub async fn node_tasks(&self) -> Result<HashMap<String, String>, Gone> {
         actor::call(&self.tx, NAME, Command::NodeTasks).await
@@ -194,6 +201,7 @@ fn serve(s: &mut Scheduler, cmd: Command) {
         }
         Command::Get(id, r) => actor::reply(r, s.get(&id)),
         Command::List(r) => actor::reply(r, s.list()),
+        Command::Running(r) => actor::reply(r, s.running()),
         Command::NodeTasks(r) => actor::reply(r, s.node_tasks()),
     }
 }

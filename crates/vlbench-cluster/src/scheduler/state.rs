@@ -420,6 +420,15 @@ impl Scheduler {
         self.tasks.values().map(|t| t.record.clone()).collect()
     }
 
+    /// The ids of the running tasks.
+    pub fn running(&self) -> Vec<String> {
+        self.tasks
+            .iter()
+            .filter(|(_, t)| t.record.status == TaskStatus::Running)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     /// Node id → the task it is part of.
     pub fn node_tasks(&self) -> HashMap<String, String> {
         self.node_task.clone()
