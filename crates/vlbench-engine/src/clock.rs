@@ -6,16 +6,19 @@
 //! burns a core and, on a busy machine, gets the thread preempted for a
 //! whole time slice: the lag it meant to avoid. Here a helper thread sleeps
 //! on a condition variable with the exact timeout (the kernel's
-//! high-resolution timers, with the thread's timer slack lowered to 1 ns)
-//! and wakes the dispatcher's task.
+//! high-resolution timers; with sparse arrivals the thread's timer slack is
+//! lowered to 1 ns) and wakes the dispatcher's task.
 //!
 //! A wake-up still takes time: the helper's wait ends some µs late, then
 //! the runtime thread must be woken (tens of µs on a VM), and every µs of
 //! it was counted as lag and latency (both are measured from the intended
 //! send time). So the helper wakes the dispatcher a learnt margin early
 //! (`vlbench_timing::WakeMargin`: about what wake-ups have recently taken,
-//! at most 200 µs) and the dispatcher spins the rest: the only spinning,
-//! bounded per arrival, and never longer than the wake-up it replaces.
+//! at most 200 µs) and the dispatcher, after letting the runtime's other
+//! ready tasks run, spins the rest: the only spinning, bounded per
+//! arrival, never longer than the wake-up it replaces, and only while
+//! arrivals are sparse ([`SPARSE_GAP`]: at high rates it would take much
+//! of the thread, whose wake-ups are quick then anyway).
 //!
 //! The dispatcher hands the helper the next arrivals ahead of time
 //! ([`Clock::ahead`]), so the helper goes from one to the next without
@@ -27,12 +30,13 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use vlbench_timing::{lower_timer_slack, spin_until, WakeMargin};
+use vlbench_timing::{set_timer_slack, spin_until, WakeMargin, DEFAULT_SLACK_NS};
 
 /// How many upcoming deadlines the helper is given ahead.
 pub(crate) const AHEAD: usize = 32;
@@ -43,7 +47,17 @@ pub(crate) struct Clock {
     helper: Option<Helper>,
     /// The helper thread could not be started: tokio's timer is used.
     failed: bool,
+    /// The previous deadline asked for.
+    last_at: Option<Instant>,
+    /// Moving average of the time between deadlines, ns (0: unknown).
+    gap_ns: u64,
 }
+
+/// Deadlines at least this far apart on average (a shard at up to 2,500
+/// arrivals/s) get the early wake-up and its spin. Closer ones would spin
+/// much of the thread's time away, and the runtime thread is seldom parked
+/// then anyway, so waking it is quick.
+pub(crate) const SPARSE_GAP: Duration = Duration::from_micros(400);
 
 #[derive(Debug)]
 struct Helper {
@@ -55,8 +69,10 @@ struct Helper {
 struct Shared {
     state: Mutex<State>,
     changed: Condvar,
-    /// How early the helper wakes the dispatcher.
+    /// How early the helper wakes the dispatcher (when `early` is set).
     margin: WakeMargin,
+    /// Whether the dispatcher wants the early wake-up (sparse arrivals).
+    early: AtomicBool,
 }
 
 /// What the helper thread should do next.
@@ -73,6 +89,15 @@ impl Shared {
         // The state stays consistent whatever a panicking holder did.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// How early the helper wakes the dispatcher now.
+    fn lead(&self) -> Duration {
+        if self.early.load(Ordering::Relaxed) {
+            self.margin.get()
+        } else {
+            Duration::ZERO
+        }
+    }
 }
 
 impl Clock {
@@ -80,19 +105,29 @@ impl Clock {
     /// machine (see the module docs: the helper wakes the dispatcher a
     /// margin early and the last stretch is spun).
     pub(crate) async fn sleep_until(&mut self, at: Instant) {
+        let Some(shared) = self.shared() else {
+            tokio::time::sleep_until(at.into()).await;
+            return;
+        };
+        let early = self.note(at);
+        shared.early.store(early, Ordering::Relaxed);
+        // Spin only after the runtime ran its other ready tasks (sends,
+        // responses): a dispatcher that spun from one arrival to the next
+        // would starve them.
+        let mut yielded = false;
         loop {
             let now = Instant::now();
             if now >= at {
                 return;
             }
-            let Some(shared) = self.shared() else {
-                tokio::time::sleep_until(at.into()).await;
-                return;
-            };
-            if at - now <= shared.margin.get() {
-                // Closer than a wake-up takes: spin the rest.
-                spin_until(at);
-                return;
+            if early && at - now <= shared.margin.get() {
+                if yielded {
+                    spin_until(at);
+                    return;
+                }
+                tokio::task::yield_now().await;
+                yielded = true;
+                continue;
             }
             let mut armed = false;
             poll_fn(|cx| {
@@ -120,11 +155,29 @@ impl Clock {
                 Poll::Pending
             })
             .await;
-            // Woken: by the helper (margin early, or late), or by another
+            // Woken: by the helper (a margin early, or late), or by another
             // branch of the caller's `select!` (any time: then the loop
             // waits again, or spins if close enough).
-            shared.margin.learn(at, Instant::now());
+            yielded = true;
+            if early {
+                shared.margin.learn(at, Instant::now());
+            }
         }
+    }
+
+    /// Notes a deadline; whether deadlines come far enough apart (see
+    /// [`SPARSE_GAP`]) for the early wake-up.
+    fn note(&mut self, at: Instant) -> bool {
+        if let Some(last) = self.last_at.filter(|&l| at > l) {
+            let gap = u64::try_from((at - last).as_nanos()).unwrap_or(u64::MAX);
+            self.gap_ns = if self.gap_ns == 0 {
+                gap
+            } else {
+                self.gap_ns - self.gap_ns / 8 + gap / 8
+            };
+        }
+        self.last_at = Some(at);
+        self.gap_ns >= u64::try_from(SPARSE_GAP.as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Tells the helper the deadlines after the next one (ascending, each
@@ -208,11 +261,19 @@ impl Drop for Helper {
 /// The helper thread: sleeps until the first deadline, drops every
 /// deadline that has passed and wakes the waiter once for all of them.
 fn run(shared: &Shared) {
-    lower_timer_slack();
+    // Precise waits (1 ns slack) only while the early wake-up is on: with
+    // dense arrivals the default slack merges nearby wake-ups, which saves
+    // more CPU than the µs it costs.
+    let mut precise = false;
     let mut st = shared.lock();
     loop {
         if st.stop {
             return;
+        }
+        let want = shared.early.load(Ordering::Relaxed);
+        if want != precise {
+            precise = want;
+            set_timer_slack(if precise { 1 } else { DEFAULT_SLACK_NS });
         }
         let Some(&at) = st.due.front() else {
             st = shared
@@ -222,7 +283,7 @@ fn run(shared: &Shared) {
             continue;
         };
         let now = Instant::now();
-        let wake = at.checked_sub(shared.margin.get()).unwrap_or(at);
+        let wake = at.checked_sub(shared.lead()).unwrap_or(at);
         if now < wake {
             st = shared
                 .changed
@@ -282,6 +343,55 @@ mod tests {
             "median lateness {median:?}"
         );
         assert!(clock.helper.is_some(), "the helper thread did the waits");
+    }
+
+    #[test]
+    fn dense_deadlines_leave_the_runtime_to_other_tasks() {
+        let rt = runtime();
+        let mut clock = Clock::default();
+        let (other, spins) = rt.block_on(async {
+            let ran = std::rc::Rc::new(std::cell::Cell::new(0u64));
+            let counter = ran.clone();
+            let local = tokio::task::LocalSet::new();
+            local
+                .run_until(async move {
+                    tokio::task::spawn_local(async move {
+                        loop {
+                            counter.set(counter.get() + 1);
+                            tokio::task::yield_now().await;
+                        }
+                    });
+                    let start = Instant::now() + Duration::from_millis(1);
+                    let mut early = 0;
+                    // 10,000/s: too dense for the early wake-up and its spin.
+                    for i in 0..100u32 {
+                        clock.sleep_until(start + Duration::from_micros(100) * i).await;
+                        early += u32::from(clock.helper.as_ref().is_some_and(|h| {
+                            h.shared.early.load(Ordering::Relaxed)
+                        }));
+                    }
+                    (ran.get(), early)
+                })
+                .await
+        });
+        assert!(other >= 50, "the other task ran {other} times");
+        assert!(spins <= 10, "{spins} dense deadlines took the early wake-up");
+    }
+
+    #[test]
+    fn sparse_deadlines_take_the_early_wake_up_and_are_never_early() {
+        let rt = runtime();
+        let mut clock = Clock::default();
+        rt.block_on(async {
+            let start = Instant::now() + Duration::from_millis(1);
+            for i in 0..20u32 {
+                let at = start + Duration::from_micros(1000) * i;
+                clock.sleep_until(at).await;
+                assert!(Instant::now() >= at);
+            }
+        });
+        let shared = &clock.helper.as_ref().expect("the helper ran").shared;
+        assert!(shared.early.load(Ordering::Relaxed), "1,000/s is sparse");
     }
 
     #[test]

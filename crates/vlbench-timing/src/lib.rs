@@ -76,11 +76,21 @@ pub fn spin_until(deadline: Instant) {
     }
 }
 
+/// Linux's default timer slack of a thread, ns.
+pub const DEFAULT_SLACK_NS: u64 = 50_000;
+
 /// Asks Linux for 1 ns of timer slack on the calling thread: the default
-/// 50 µs lets the kernel end each timed wait up to 50 µs late. A thread may
-/// set its own slack through `/proc/<tid>/timerslack_ns`; elsewhere (or
-/// when that fails) this does nothing but log at debug level.
+/// 50 µs lets the kernel end each timed wait up to 50 µs late.
 pub fn lower_timer_slack() {
+    set_timer_slack(1);
+}
+
+/// Sets the calling thread's timer slack (ns; 0 means the process default).
+/// Slack lets the kernel merge nearby wake-ups: lower is more precise and
+/// costs more wake-ups. A thread may set its own slack through
+/// `/proc/<tid>/timerslack_ns`; elsewhere (or when that fails) this does
+/// nothing but log at debug level.
+pub fn set_timer_slack(ns: u64) {
     let Ok(link) = std::fs::read_link("/proc/thread-self") else {
         return;
     };
@@ -89,8 +99,8 @@ pub fn lower_timer_slack() {
         return;
     };
     let path = format!("/proc/{tid}/timerslack_ns");
-    if let Err(e) = std::fs::write(&path, "1") {
-        tracing::debug!(error = %e, %path, "timer slack stays at the default");
+    if let Err(e) = std::fs::write(&path, ns.to_string()) {
+        tracing::debug!(error = %e, %path, "timer slack unchanged");
     }
 }
 
@@ -137,13 +147,16 @@ mod tests {
         let read = || std::fs::read_to_string("/proc/thread-self/timerslack_ns").ok();
         let (before, after) = std::thread::spawn(move || {
             let before = read();
+            set_timer_slack(DEFAULT_SLACK_NS);
+            let default = read();
             lower_timer_slack();
-            (before, read())
+            (before.zip(default), read())
         })
         .join()
         .unwrap();
         // Linux only: elsewhere there is nothing to check.
-        if let (Some(before), Some(after)) = (before, after) {
+        if let (Some((before, default)), Some(after)) = (before, after) {
+            assert_eq!(default.trim(), DEFAULT_SLACK_NS.to_string(), "was {before}");
             assert_eq!(after.trim(), "1", "was {before}");
             assert_ne!(read().map(|s| s.trim().to_string()), Some("1".into()));
         }
