@@ -419,7 +419,9 @@ mod tests {
             }
             // Deadlines met by spinning may still be held; the next wait
             // drops them, and the helper drops the one it wakes for.
-            clock.sleep_until(Instant::now() + Duration::from_millis(3)).await;
+            clock
+                .sleep_until(Instant::now() + Duration::from_millis(3))
+                .await;
             assert_eq!(clock.held(), 0, "every deadline was served");
             clock.ahead(std::iter::once(Instant::now() + Duration::from_secs(60)));
             clock.clear();
