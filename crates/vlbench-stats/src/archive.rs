@@ -1,6 +1,8 @@
 //! Where a [`crate::RunStats`] keeps the seconds it no longer holds in
 //! full: packed bytes (see `run.rs`: zlib of the interval's JSON) by seq,
-//! in memory or in a spill file.
+//! in memory or in a spill file. A second may have several parts: a late
+//! report for an archived second is added as a part of its own (cheap:
+//! its size, not the second's), and readers merge the parts.
 //!
 //! A one-hour run of a 200-node fleet archives ~100 KB per second even
 //! packed (a second merged over nodes has thousands of recorded buckets per
@@ -23,7 +25,8 @@ use std::sync::{Arc, Mutex};
 /// Packed seconds by seq.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Archive {
-    index: BTreeMap<u64, Loc>,
+    /// The parts of each second, in the order added.
+    index: BTreeMap<u64, Vec<Loc>>,
     /// The spill file, when there is one.
     spill: Option<Arc<Mutex<Spill>>>,
 }
@@ -45,21 +48,20 @@ struct Spill {
 }
 
 impl Archive {
-    /// Moves every second held in memory to `file` (which should be empty
+    /// Moves every part held in memory to `file` (which should be empty
     /// and is used from offset 0); later ones go there too.
     pub(crate) fn spill_to(&mut self, file: File) {
-        self.spill = Some(Arc::new(Mutex::new(Spill { file, end: 0 })));
-        let in_memory: Vec<u64> = self
-            .index
-            .iter()
-            .filter(|(_, l)| matches!(l, Loc::Memory(_)))
-            .map(|(&s, _)| s)
-            .collect();
-        for seq in in_memory {
-            if let Some(Loc::Memory(bytes)) = self.index.remove(&seq) {
-                self.put(seq, bytes);
+        let spill = Arc::new(Mutex::new(Spill { file, end: 0 }));
+        for parts in self.index.values_mut() {
+            for loc in parts.iter_mut() {
+                if let Loc::Memory(bytes) = loc {
+                    if let Some(offset) = write(&spill, bytes) {
+                        *loc = Loc::File(offset, bytes.len());
+                    }
+                }
             }
         }
+        self.spill = Some(spill);
     }
 
     /// Whether `seq` is archived.
@@ -72,24 +74,41 @@ impl Archive {
         self.index.len()
     }
 
-    /// Archives (or replaces) `seq`.
+    /// Archives `seq` as one part (replacing any it had).
     pub(crate) fn put(&mut self, seq: u64, bytes: Vec<u8>) {
-        let loc = match &self.spill {
+        let loc = self.store(bytes);
+        self.index.insert(seq, vec![loc]);
+    }
+
+    /// Adds a part to `seq` (archiving it if it was not).
+    pub(crate) fn add_part(&mut self, seq: u64, bytes: Vec<u8>) {
+        let loc = self.store(bytes);
+        self.index.entry(seq).or_default().push(loc);
+    }
+
+    fn store(&self, bytes: Vec<u8>) -> Loc {
+        match &self.spill {
             Some(spill) => match write(spill, &bytes) {
                 Some(offset) => Loc::File(offset, bytes.len()),
                 None => Loc::Memory(bytes),
             },
             None => Loc::Memory(bytes),
-        };
-        self.index.insert(seq, loc);
+        }
     }
 
-    /// The bytes of `seq` (None when absent or unreadable).
-    pub(crate) fn get(&self, seq: u64) -> Option<Vec<u8>> {
-        match self.index.get(&seq)? {
-            Loc::Memory(bytes) => Some(bytes.clone()),
-            Loc::File(offset, len) => read(self.spill.as_ref()?, *offset, *len),
-        }
+    /// The parts of `seq`, in the order added (None when absent; a part
+    /// that cannot be read back is left out).
+    pub(crate) fn get(&self, seq: u64) -> Option<Vec<Vec<u8>>> {
+        let parts = self.index.get(&seq)?;
+        Some(
+            parts
+                .iter()
+                .filter_map(|loc| match loc {
+                    Loc::Memory(bytes) => Some(bytes.clone()),
+                    Loc::File(offset, len) => read(self.spill.as_ref()?, *offset, *len),
+                })
+                .collect(),
+        )
     }
 
     /// The archived seqs, ascending.
@@ -126,17 +145,23 @@ mod tests {
         a.put(1, b"one".to_vec());
         a.put(2, b"two".to_vec());
         a.spill_to(tempfile::tempfile().unwrap());
-        assert!(a.index.values().all(|l| matches!(l, Loc::File(..))));
+        assert!(a
+            .index
+            .values()
+            .flatten()
+            .all(|l| matches!(l, Loc::File(..))));
         a.put(3, b"three".to_vec());
         a.put(2, b"TWO!".to_vec());
+        a.add_part(2, b"late".to_vec());
         let mut b = a.clone();
         b.put(4, b"b-four".to_vec());
         a.put(4, b"a-four".to_vec());
-        assert_eq!(a.get(1).as_deref(), Some(&b"one"[..]));
-        assert_eq!(a.get(2).as_deref(), Some(&b"TWO!"[..]));
-        assert_eq!(a.get(4).as_deref(), Some(&b"a-four"[..]));
-        assert_eq!(b.get(4).as_deref(), Some(&b"b-four"[..]));
-        assert_eq!(b.get(3).as_deref(), Some(&b"three"[..]));
+        let one = |x: &Archive, seq| x.get(seq).map(|p| p.concat());
+        assert_eq!(one(&a, 1).as_deref(), Some(&b"one"[..]));
+        assert_eq!(a.get(2), Some(vec![b"TWO!".to_vec(), b"late".to_vec()]));
+        assert_eq!(one(&a, 4).as_deref(), Some(&b"a-four"[..]));
+        assert_eq!(one(&b, 4).as_deref(), Some(&b"b-four"[..]));
+        assert_eq!(one(&b, 3).as_deref(), Some(&b"three"[..]));
         assert_eq!(a.seqs().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
         assert_eq!((a.len(), a.contains(3), a.contains(5)), (4, true, false));
         assert_eq!(a.get(5), None);
@@ -151,7 +176,7 @@ mod tests {
         let mut a = Archive::default();
         a.spill_to(File::open(&path).unwrap());
         a.put(7, b"seven".to_vec());
-        assert!(matches!(a.index[&7], Loc::Memory(_)));
-        assert_eq!(a.get(7).as_deref(), Some(&b"seven"[..]));
+        assert!(matches!(a.index[&7][..], [Loc::Memory(_)]));
+        assert_eq!(a.get(7), Some(vec![b"seven".to_vec()]));
     }
 }

@@ -97,15 +97,13 @@ impl RunStats {
     /// longest duration seen for that seq.
     pub fn merge_into_seq(&mut self, r: &IntervalReport) {
         self.total.merge(&r.stats);
-        if let Some(bytes) = self.archived.get(r.seq) {
-            // A late report for an archived second: merge exactly through
-            // the wire form (rare: a node delivering its backlog).
-            if let Some(mut slot) = unpack::<IntervalReport>(&bytes) {
-                merge_slot(&mut slot, r);
-                if let Some(encoded) = pack(&slot) {
-                    self.archived.put(r.seq, encoded);
-                    return;
-                }
+        if self.archived.contains(r.seq) {
+            // A late report for an archived second: a part of its own,
+            // merged when the series is read (a node delivering its
+            // backlog must not cost a decode and encode of the second).
+            if let Some(bytes) = pack(r) {
+                self.archived.add_part(r.seq, bytes);
+                return;
             }
         }
         match self.intervals.get_mut(&r.seq) {
@@ -123,16 +121,11 @@ impl RunStats {
     /// ([`RunStats::keep_recent`]); otherwise it is archived as it is.
     pub fn merge_sparse_into_seq(&mut self, r: &SparseIntervalReport) {
         r.stats.merge_into(&mut self.total);
-        if let Some(bytes) = self.archived.get(r.seq) {
+        if self.archived.contains(r.seq) {
             // Late report for an archived second: see `merge_into_seq`.
-            if let Some(mut slot) = unpack::<SparseIntervalReport>(&bytes) {
-                slot.start_unix_ms = slot.start_unix_ms.min(r.start_unix_ms);
-                slot.duration_ms = slot.duration_ms.max(r.duration_ms);
-                slot.stats.merge(&r.stats);
-                if let Some(encoded) = pack(&slot) {
-                    self.archived.put(r.seq, encoded);
-                    return;
-                }
+            if let Some(bytes) = pack(r) {
+                self.archived.add_part(r.seq, bytes);
+                return;
             }
         }
         match self.intervals.get_mut(&r.seq) {
@@ -187,11 +180,24 @@ impl RunStats {
                 return full.next().map(|(_, r)| Cow::Borrowed(r));
             }
             let seq = archived.next()?;
-            let decoded = self.archived.get(seq).and_then(|b| unpack(&b));
-            if let Some(r) = decoded {
+            if let Some(r) = self.archived_second(seq) {
                 return Some(Cow::Owned(r));
             }
         })
+    }
+
+    /// An archived second, its parts merged (None when none decodes).
+    fn archived_second(&self, seq: u64) -> Option<IntervalReport> {
+        let mut parts = self
+            .archived
+            .get(seq)?
+            .into_iter()
+            .filter_map(|b| unpack::<IntervalReport>(&b));
+        let mut slot = parts.next()?;
+        for late in parts {
+            merge_slot(&mut slot, &late);
+        }
+        Some(slot)
     }
 
     /// Moves all but the latest `recent` full intervals into the
