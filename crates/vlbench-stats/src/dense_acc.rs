@@ -104,13 +104,7 @@ mod tests {
     use crate::hist::HIST_MAX_US;
     use crate::SparseAcc;
 
-    fn hist(values: &[u64]) -> SparseHist {
-        let mut h = SparseHist::new();
-        for &v in values {
-            h.record_n(v, 1);
-        }
-        h
-    }
+    use crate::sparse::tests::hist;
 
     #[test]
     fn equals_a_sparse_accumulator_over_every_magnitude() {

@@ -34,9 +34,9 @@ pub struct Outcome {
 }
 
 /// Lowest status with its own counter.
-const STATUS_MIN: u16 = 100;
+pub(crate) const STATUS_MIN: u16 = 100;
 /// Highest status with its own counter.
-const STATUS_MAX: u16 = 599;
+pub(crate) const STATUS_MAX: u16 = 599;
 const STATUS_SLOTS: usize = (STATUS_MAX - STATUS_MIN + 1) as usize;
 /// The map key of statuses outside 100..=599 (other than 0, which is "no
 /// response" and never counted).
@@ -139,7 +139,7 @@ impl StatusCounts {
 }
 
 /// The error for a status map key that is neither 100..=599 nor "other".
-pub(crate) fn bad_status_key(key: &str) -> String {
+fn bad_status_key(key: &str) -> String {
     format!("status code key {key:?} is not a status in 100..=599 or \"other\"")
 }
 
@@ -157,20 +157,34 @@ impl Serialize for StatusCounts {
 
 impl<'de> Deserialize<'de> for StatusCounts {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = BTreeMap::<String, u64>::deserialize(d)?;
         let mut out = StatusCounts::default();
-        for (key, n) in map {
-            if key == OTHER_STATUS_KEY {
-                out.other += n;
-                continue;
-            }
-            match key.parse::<u16>() {
-                Ok(status) if (STATUS_MIN..=STATUS_MAX).contains(&status) => out.add(status, n),
-                _ => return Err(D::Error::custom(bad_status_key(&key))),
-            }
-        }
+        read_status_map(d, |status, n| match status {
+            Some(status) => out.add(status, n),
+            None => out.other += n,
+        })?;
         Ok(out)
     }
+}
+
+/// Reads a status map (`"200": n`, ..., `"other": n`: the wire form of
+/// [`StatusCounts`] and of the coordinator's sparse counts), handing each
+/// entry to `add` (`None` for "other"); a key that is neither 100..=599
+/// nor "other" is an error naming it.
+pub(crate) fn read_status_map<'de, D: Deserializer<'de>>(
+    d: D,
+    mut add: impl FnMut(Option<u16>, u64),
+) -> Result<(), D::Error> {
+    for (key, n) in BTreeMap::<String, u64>::deserialize(d)? {
+        if key == OTHER_STATUS_KEY {
+            add(None, n);
+            continue;
+        }
+        match key.parse::<u16>() {
+            Ok(status) if (STATUS_MIN..=STATUS_MAX).contains(&status) => add(Some(status), n),
+            _ => return Err(D::Error::custom(bad_status_key(&key))),
+        }
+    }
+    Ok(())
 }
 
 /// Per-query counters and histograms for one interval (or, merged, any span).

@@ -300,7 +300,18 @@ impl SparseHist {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use super::*;
+
+    /// A histogram of `values`, each recorded once (tests of every
+    /// accumulator build their inputs with it).
+    pub(crate) fn hist(values: &[u64]) -> SparseHist {
+        let mut h = SparseHist::new();
+        for &v in values {
+            h.record_n(v, 1);
+        }
+        h
+    }
 
     #[test]
     fn find_from_equals_a_binary_search_from_any_start() {
@@ -324,7 +335,6 @@ mod tests {
         h.add_at_position(n + 3, 1); // out of range: ignored
         assert_eq!(h.len(), 23);
     }
-    use super::*;
     use crate::hist::record_clamped;
 
     #[test]

@@ -207,13 +207,7 @@ fn coalesce(pairs: &mut [(u32, u64)]) -> SparseHist {
 mod tests {
     use super::*;
 
-    fn hist(values: &[u64]) -> SparseHist {
-        let mut h = SparseHist::new();
-        for &v in values {
-            h.record_n(v, 1);
-        }
-        h
-    }
+    use crate::sparse::tests::hist;
 
     #[test]
     fn equals_merging_one_by_one_across_compactions() {

@@ -12,7 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::class::ErrorClass;
 use crate::interval::{IntervalStats, Ledger};
-use crate::query::{bad_status_key, QueryStats, StatusCounts, OTHER_STATUS_KEY};
+use crate::query::{
+    read_status_map, QueryStats, StatusCounts, OTHER_STATUS_KEY, STATUS_MAX, STATUS_MIN,
+};
 use crate::sparse::SparseHist;
 use crate::wire::{errors_array, errors_map, IntervalReport};
 
@@ -179,7 +181,7 @@ impl SparseStatuses {
 }
 
 /// The statuses with a counter of their own in [`StatusCounts`].
-const STATUS_RANGE: std::ops::RangeInclusive<u16> = 100..=599;
+const STATUS_RANGE: std::ops::RangeInclusive<u16> = STATUS_MIN..=STATUS_MAX;
 
 impl Serialize for SparseStatuses {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -200,20 +202,11 @@ impl Serialize for SparseStatuses {
 
 impl<'de> Deserialize<'de> for SparseStatuses {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // The same rules and message as `StatusCounts`'s.
-        use serde::de::Error as _;
-        let map = BTreeMap::<String, u64>::deserialize(d)?;
         let mut out = SparseStatuses::default();
-        for (key, n) in map {
-            if key == OTHER_STATUS_KEY {
-                out.other = out.other.saturating_add(n);
-                continue;
-            }
-            match key.parse::<u16>() {
-                Ok(status) if STATUS_RANGE.contains(&status) => out.add(status, n),
-                _ => return Err(D::Error::custom(bad_status_key(&key))),
-            }
-        }
+        read_status_map(d, |status, n| match status {
+            Some(status) => out.add(status, n),
+            None => out.other = out.other.saturating_add(n),
+        })?;
         Ok(out)
     }
 }
