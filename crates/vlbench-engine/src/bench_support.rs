@@ -46,11 +46,10 @@ impl OneConnection {
 
     /// One request exactly as a closed-model user makes it, recorded.
     pub async fn request(&mut self) {
-        let now = Instant::now();
         let job = Job {
             query: self.shard.pick(),
-            intended: now,
-            lag_from: now,
+            intended: None,
+            lag_from: Instant::now(),
             slot_wait: None,
         };
         self.shard.execute(&mut self.line, job).await;

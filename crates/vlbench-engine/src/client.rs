@@ -31,7 +31,7 @@ mod h2;
 use crate::body::{Expect, Scan};
 use crate::conn::{uri_base, Conn, ConnectError, Connector};
 use crate::error::EngineError;
-use crate::h1::{self, Answer, NoResponse};
+use crate::h1::{self, Answer, HeadMemo, NoResponse};
 use crate::options::TargetOptions;
 
 /// The read area of an HTTP/1.1 exchange buffer (the request head comes
@@ -133,6 +133,8 @@ pub(crate) struct Client {
     fixed_heads: Vec<Option<Box<[u8]>>>,
     /// Exchange buffers not in use (HTTP/1.1).
     bufs: Mutex<Vec<Vec<u8>>>,
+    /// The last response head, to skip parsing its repeats (HTTP/1.1).
+    head_memo: HeadMemo,
 }
 
 impl Client {
@@ -187,6 +189,7 @@ impl Client {
             fixed: Vec::new(),
             fixed_heads: Vec::new(),
             bufs: Mutex::new(Vec::new()),
+            head_memo: HeadMemo::default(),
         };
         let n = client.workload.len();
         if client.connector.http2() {
@@ -422,6 +425,7 @@ impl Client {
         };
         let mut r = h1::round_trip(
             &mut stream,
+            &self.head_memo,
             fixed,
             req_len,
             buf,
@@ -437,6 +441,7 @@ impl Client {
             };
             r = h1::round_trip(
                 &mut stream,
+                &self.head_memo,
                 fixed,
                 req_len,
                 buf,

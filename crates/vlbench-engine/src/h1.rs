@@ -10,11 +10,13 @@
 //! ~20 KB per idle connection. Here the worker's task owns the socket and
 //! a pooled buffer is held only while a request is in flight.
 //!
-//! Owns [`Stream`], [`parse_head`] and [`round_trip`]. Must not open
+//! Owns [`Stream`], [`parse_head`], [`HeadMemo`] and [`round_trip`]. Must not open
 //! connections, retry or classify statuses: the client does.
 
 use std::io;
 use std::mem::MaybeUninit;
+use std::ops::Range;
+use std::sync::Mutex;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -104,6 +106,28 @@ pub(crate) fn parse_head(
     expect: Expect,
     capture: usize,
 ) -> Result<Option<(Head, Scan)>, HeadError> {
+    let Some((head, content_type)) = parse_fields(buf)? else {
+        return Ok(None);
+    };
+    Ok(Some((
+        head,
+        scan_for(&head, &buf[content_type], expect, capture),
+    )))
+}
+
+/// The body's [`Scan`] for a response with this head and Content-Type.
+fn scan_for(head: &Head, content_type: &[u8], expect: Expect, capture: usize) -> Scan {
+    let limit = if (200..300).contains(&head.status) {
+        0
+    } else {
+        capture
+    };
+    Scan::new(expect, content_type, limit)
+}
+
+/// The head at the start of `buf` and where in `buf` its Content-Type
+/// value is (empty when there is none).
+fn parse_fields(buf: &[u8]) -> Result<Option<(Head, Range<usize>)>, HeadError> {
     // Uninitialised: filling 64 empty headers (2 KB) per response cost
     // more than parsing a typical head.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
@@ -161,11 +185,6 @@ pub(crate) fn parse_head(
         length.map_or(Framing::Close, Framing::Length)
     };
     let keep_alive = keep_alive && framing != Framing::Close;
-    let limit = if (200..300).contains(&status) {
-        0
-    } else {
-        capture
-    };
     let head = Head {
         len,
         status,
@@ -173,7 +192,67 @@ pub(crate) fn parse_head(
         gzip,
         keep_alive,
     };
-    Ok(Some((head, Scan::new(expect, content_type, limit))))
+    // `content_type` is a part of `buf` (or the empty literal): its offset.
+    let at = (content_type.as_ptr() as usize)
+        .checked_sub(buf.as_ptr() as usize)
+        .filter(|&at| at + content_type.len() <= buf.len())
+        .unwrap_or(0);
+    Ok(Some((head, at..at + content_type.len())))
+}
+
+/// Heads longer than this are not remembered.
+const MEMO_MAX: usize = 1024;
+
+/// The last final response head parsed on a shard's connections, by its
+/// bytes. Servers repeat the same head response after response (nginx
+/// and VictoriaLogs differ only in `Date`, once a second, and in a
+/// `Content-Length` that changes with the body); a head whose bytes equal
+/// the remembered ones has the same parse, found by one compare instead
+/// of a parse (the parse was a third of the user-space CPU of a small
+/// request). Any difference, however small, is parsed afresh. A shard's
+/// client is used by one thread, so the lock is never contended; it is
+/// there because the probe's future must be `Send`.
+#[derive(Debug, Default)]
+pub(crate) struct HeadMemo(Mutex<Memo>);
+
+#[derive(Debug, Default)]
+struct Memo {
+    /// The head's bytes, through the blank line; empty before the first.
+    bytes: Vec<u8>,
+    head: Option<Head>,
+    content_type: Range<usize>,
+}
+
+impl HeadMemo {
+    /// [`parse_head`], answered from the memo when `buf` starts with the
+    /// remembered head; a newly parsed final head is remembered.
+    pub(crate) fn parse(
+        &self,
+        buf: &[u8],
+        expect: Expect,
+        capture: usize,
+    ) -> Result<Option<(Head, Scan)>, HeadError> {
+        let Ok(mut memo) = self.0.lock() else {
+            return parse_head(buf, expect, capture); // poisoned: parse
+        };
+        if let Some(head) = memo.head.filter(|_| buf.starts_with(&memo.bytes)) {
+            let content_type = &memo.bytes[memo.content_type.clone()];
+            return Ok(Some((head, scan_for(&head, content_type, expect, capture))));
+        }
+        let Some((head, content_type)) = parse_fields(buf)? else {
+            return Ok(None);
+        };
+        if head.len <= MEMO_MAX && head.status >= 200 {
+            memo.bytes.clear();
+            memo.bytes.extend_from_slice(&buf[..head.len]);
+            memo.head = Some(head);
+            memo.content_type = content_type.clone();
+        }
+        Ok(Some((
+            head,
+            scan_for(&head, &buf[content_type], expect, capture),
+        )))
+    }
 }
 
 fn parse_length(v: &[u8]) -> Option<u64> {
@@ -243,8 +322,10 @@ pub(crate) enum Answer {
 /// or the first `req_len` bytes of `buf`; the rest of `buf` is the read
 /// area (grown only for an unusually large head). `on_head` sees the
 /// status as soon as the head is parsed (kept if the body times out).
+#[allow(clippy::too_many_arguments)] // one caller; the parts of one exchange
 pub(crate) async fn round_trip(
     io: &mut Stream,
+    memo: &HeadMemo,
     fixed: Option<&[u8]>,
     req_len: usize,
     buf: &mut Vec<u8>,
@@ -254,7 +335,7 @@ pub(crate) async fn round_trip(
 ) -> Result<Answer, NoResponse> {
     let req = fixed.unwrap_or(buf.get(..req_len).unwrap_or_default());
     io.write_all(req).await.map_err(NoResponse::Nothing)?;
-    let (head, scan, filled) = read_head(io, req_len, buf, expect, capture).await?;
+    let (head, scan, filled) = read_head(io, memo, req_len, buf, expect, capture).await?;
     *on_head = head.status;
     let mut sink = Sink {
         decode: Decode::new(scan, head.gzip),
@@ -286,6 +367,7 @@ pub(crate) async fn round_trip(
 /// read area's fill level.
 async fn read_head(
     io: &mut Stream,
+    memo: &HeadMemo,
     req_len: usize,
     buf: &mut Vec<u8>,
     expect: Expect,
@@ -314,7 +396,10 @@ async fn read_head(
         got_any = true;
         filled += n;
         let area = &buf[req_len..req_len + filled];
-        match parse_head(area, expect, capture).map_err(NoResponse::Invalid)? {
+        match memo
+            .parse(area, expect, capture)
+            .map_err(NoResponse::Invalid)?
+        {
             None => {}
             Some((head, _)) if (100..200).contains(&head.status) => {
                 // An interim answer (100 Continue): drop it, read on.
@@ -440,5 +525,50 @@ mod tests {
             .unwrap();
         scan.feed(b"bad query");
         assert_eq!(scan.captured(), b"bad");
+    }
+
+    /// A parse as text, to compare memo answers with fresh parses.
+    fn parsed(r: Result<Option<(Head, Scan)>, HeadError>) -> String {
+        format!("{r:?}")
+    }
+
+    #[test]
+    fn the_memo_answers_as_a_fresh_parse_would() {
+        let memo = HeadMemo::default();
+        let a = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {LINES}\r\nContent-Length: 6\r\n\r\n{{}}\n{{}}\n"
+        );
+        let b = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n";
+        let err = "HTTP/1.1 503 Busy\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nbusy";
+        let interim = "HTTP/1.1 100 Continue\r\n\r\n";
+        let bad = "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n";
+        // Repeats, changes, partial heads, errors and interim answers, each
+        // with both body shapes and captures: always the fresh parse.
+        let wires = [
+            &a[..],
+            &a,
+            b,
+            &a,
+            &a[..20],
+            err,
+            err,
+            interim,
+            &a,
+            bad,
+            b,
+            b,
+        ];
+        for (i, wire) in wires.iter().enumerate() {
+            for (expect, capture) in [(Expect::JsonLines, 0), (Expect::Json, 3)] {
+                let want = parsed(parse_head(wire.as_bytes(), expect, capture));
+                let got = parsed(memo.parse(wire.as_bytes(), expect, capture));
+                assert_eq!(got, want, "wire {i} ({wire:?})");
+            }
+        }
+        // A repeat is answered from the memo: the remembered head is the
+        // last final one (b), not a partial, interim or invalid one.
+        let m = memo.0.lock().unwrap();
+        assert_eq!(m.bytes, b.as_bytes());
+        assert_eq!(&m.bytes[m.content_type.clone()], b"application/json");
     }
 }

@@ -134,7 +134,15 @@ fn shard_main(runtime: Runtime, client: Client, plan: ShardPlan, max_queued: usi
     let rng = SmallRng::from_os_rng();
     let shard = Rc::new(Shard::new(client, plan.n_queries, rng, mode, max_queued));
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, drive(shard, plan));
+    // The dispatcher runs as a task of its own: the future given to
+    // `block_on` is polled again on every wake of any task (every
+    // response), a spawned one only when its own events fire.
+    let dispatcher = local.spawn_local(drive(shard, plan));
+    if let Err(e) = local.block_on(&runtime, dispatcher) {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic()); // as if run in place
+        }
+    }
     // Dropping the LocalSet and runtime abandons requests past the drain.
 }
 

@@ -27,9 +27,9 @@ use crate::worker;
 pub(crate) struct Job {
     /// Index into the workload.
     pub query: usize,
-    /// Latency is measured from here: the intended start (open model) or
-    /// the real send (closed model).
-    pub intended: Instant,
+    /// Latency is measured from here: the intended start (open model and
+    /// rate permits), or `None` for the real send (closed model).
+    pub intended: Option<Instant>,
     /// The send lag is the real send time minus this: the intended send
     /// time, moved later by any wait for a free in-flight slot (that wait
     /// is the target's slowness, not the generator's).
@@ -151,7 +151,7 @@ impl Shard {
         let direct = self.idle.get() > queued || self.alive.get() < max_in_flight;
         self.queue.borrow_mut().push_back(Job {
             query,
-            intended,
+            intended: Some(intended),
             lag_from: intended,
             slot_wait: (!direct).then_some(now),
         });
@@ -171,7 +171,7 @@ impl Shard {
         self.recorder.borrow_mut().planned(1);
         self.queue.borrow_mut().push_back(Job {
             query: 0,
-            intended,
+            intended: Some(intended),
             lag_from: intended,
             slot_wait: None,
         });
@@ -276,7 +276,7 @@ impl Shard {
         let end = Instant::now();
         self.recorder.borrow_mut().record(&Outcome {
             query: job.query,
-            latency_us: micros(end.saturating_duration_since(job.intended)),
+            latency_us: micros(end.saturating_duration_since(job.intended.unwrap_or(sent))),
             service_us: micros(end.saturating_duration_since(sent)),
             status: ex.status,
             error: ex.error,

@@ -28,16 +28,18 @@ pub(crate) enum Role {
 /// Runs one worker until it is retired or the shard closes.
 pub(crate) async fn run(shard: Rc<Shard>, role: Role) {
     let mut line = Line::default();
-    let mut ready_at = Instant::now();
+    // When the user may send again; `thinks`: that may be in the future
+    // (without think time the clock need not be read again).
+    let (mut ready_at, mut thinks) = (Instant::now(), false);
     loop {
         let job = match role {
-            Role::User(k) => next_user_job(&shard, k, ready_at).await,
+            Role::User(k) => next_user_job(&shard, k, ready_at, thinks).await,
             Role::Pool => next_pool_job(&shard).await,
         };
         let Some(job) = job else { break };
         let end = shard.execute(&mut line, job).await;
         if let Mode::Closed { think, .. } = shard.mode.get() {
-            ready_at = end + think;
+            (ready_at, thinks) = (end + think, !think.is_zero());
         }
     }
     shard.worker_ended(role);
@@ -57,10 +59,11 @@ async fn next_pool_job(shard: &Shard) -> Option<Job> {
     }
 }
 
-/// Closed model: user `k`'s next request once its think time is over and
-/// (capped) a permit is available; `None` once `k` is retired.
-async fn next_user_job(shard: &Shard, k: usize, ready_at: Instant) -> Option<Job> {
-    while Instant::now() < ready_at {
+/// Closed model: user `k`'s next request once its think time is over
+/// (`thinks`: `ready_at` may be ahead) and (capped) a permit is available;
+/// `None` once `k` is retired.
+async fn next_user_job(shard: &Shard, k: usize, ready_at: Instant, thinks: bool) -> Option<Job> {
+    while thinks && Instant::now() < ready_at {
         if !shard.user_active(k) {
             return None;
         }
@@ -79,7 +82,7 @@ async fn next_user_job(shard: &Shard, k: usize, ready_at: Instant) -> Option<Job
         };
         let intended = if capped {
             match shard.pop() {
-                Some(permit) => permit.intended.max(ready_at),
+                Some(permit) => permit.lag_from.max(ready_at),
                 None => {
                     tokio::select! {
                         _ = wait_for_job(shard) => {}
@@ -95,7 +98,7 @@ async fn next_user_job(shard: &Shard, k: usize, ready_at: Instant) -> Option<Job
         return Some(Job {
             query: shard.pick(),
             // Closed model: latency counts from the real send.
-            intended: Instant::now(),
+            intended: None,
             lag_from: intended,
             slot_wait: None,
         });
