@@ -6,7 +6,8 @@
 //! machine, so absolute numbers include its cost; compare runs, not tools
 //! (benches/load.rs compares with wrk on a separate server process).
 //! The `h1` group times the HTTP/1.1 client's hot functions alone: request
-//! build, response head parse, chunked decode with row counting.
+//! build, response head parse (fresh, and recalled by the memo as for a
+//! repeated head), chunked decode with row counting.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -116,6 +117,12 @@ fn hot_functions(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("parse_head", |b| {
         b.iter(|| bench_support::parse_head(std::hint::black_box(HEAD)))
+    });
+    // The same head again and again, as a server repeats it: recalled.
+    let memo = bench_support::HeadMemoBench::default();
+    assert_eq!(memo.parse(HEAD), bench_support::parse_head(HEAD));
+    g.bench_function("parse_head_repeated", |b| {
+        b.iter(|| memo.parse(std::hint::black_box(HEAD)))
     });
     let rows: String = (0..100)
         .map(|i| format!("{{\"_msg\":\"row {i} of a typical log line\",\"level\":\"info\"}}\n"))

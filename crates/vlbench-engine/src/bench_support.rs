@@ -70,6 +70,20 @@ pub fn parse_head(wire: &[u8]) -> Option<usize> {
     Some(parsed.0.len)
 }
 
+/// The client's memo of the last response head: `HeadMemo::parse` as a
+/// shard calls it for every response.
+#[derive(Default)]
+pub struct HeadMemoBench(crate::h1::HeadMemo);
+
+impl HeadMemoBench {
+    /// Parses (or recalls) a response head; its length, `None` when
+    /// incomplete or invalid.
+    pub fn parse(&self, wire: &[u8]) -> Option<usize> {
+        let parsed = self.0.parse(wire, Expect::JsonLines, 0).ok()??;
+        Some(parsed.0.len)
+    }
+}
+
 /// Decodes a whole chunked JSON-lines body, counting rows as the client
 /// does: `(body bytes, rows)`, `None` when the framing is invalid.
 pub fn chunked_rows(wire: &[u8]) -> Option<(u64, u64)> {
