@@ -277,7 +277,7 @@ async fn drain(shard: &Rc<Shard>, plan: &ShardPlan, rot: &mut Rotation, stopped:
         shard.clear_queue();
     }
     shard.set_users(0);
-    shard.closing.cancel();
+    shard.close();
     let limit = if stopped {
         plan.grace
     } else {

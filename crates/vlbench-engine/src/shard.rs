@@ -96,6 +96,9 @@ pub(crate) struct Shard {
     pub all_done: Notify,
     /// No new jobs: workers finish the queue (unless `abort`) and end.
     pub closing: CancellationToken,
+    /// Set with `closing` by [`Shard::close`]: read once per request, and
+    /// the token's own check takes a lock.
+    closed: Cell<bool>,
 }
 
 impl Shard {
@@ -123,6 +126,7 @@ impl Shard {
             idle: Cell::new(0),
             all_done: Notify::new(),
             closing: CancellationToken::new(),
+            closed: Cell::new(false),
         }
     }
 
@@ -203,12 +207,23 @@ impl Shard {
     pub(crate) fn user_active(&self, k: usize) -> bool {
         matches!(self.mode.get(), Mode::Closed { .. })
             && k < self.active.get()
-            && !self.closing.is_cancelled()
+            && !self.closed.get()
     }
 
     fn spawn(self: &Rc<Self>, role: worker::Role) {
         self.alive.set(self.alive.get() + 1);
         tokio::task::spawn_local(worker::run(self.clone(), role));
+    }
+
+    /// Whether [`Shard::close`] was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    /// No new jobs from now on: workers finish the queue and end.
+    pub(crate) fn close(&self) {
+        self.closed.set(true);
+        self.closing.cancel();
     }
 
     /// Bookkeeping when a worker ends.

@@ -52,7 +52,7 @@ async fn next_pool_job(shard: &Shard) -> Option<Job> {
         if let Some(job) = shard.pop() {
             return Some(job);
         }
-        if shard.closing.is_cancelled() || shard.pool_excess() {
+        if shard.is_closed() || shard.pool_excess() {
             return None;
         }
         wait_for_job(shard).await;
