@@ -179,6 +179,11 @@ pub(crate) async fn drive(shard: Rc<Shard>, mut plan: ShardPlan) {
         }
         let t = now.saturating_duration_since(plan.start);
         if t >= plan.schedule.duration() {
+            // A wake that came after the end (a busy thread) still sends
+            // the open-model arrivals due before it: they are the schedule.
+            if let Mode::Open { .. } = shard.mode.get() {
+                while !dispatch_arrivals(&shard, &plan, &mut arrivals, now) {}
+            }
             break false;
         }
         if dispatch(&shard, &plan, &mut arrivals, now, t) {
@@ -218,6 +223,17 @@ fn dispatch(
         let users = plan.share.count_below(plan.schedule.users_at(t));
         shard.set_users(usize::try_from(users).unwrap_or(usize::MAX));
     }
+    dispatch_arrivals(shard, plan, arrivals, now)
+}
+
+/// Hands out the arrivals (open model) or rate permits (capped closed
+/// model) due at `now`; `false` when the batch limit left some.
+fn dispatch_arrivals(
+    shard: &Rc<Shard>,
+    plan: &ShardPlan,
+    arrivals: &mut Arrivals,
+    now: Instant,
+) -> bool {
     let mut batch = 0;
     while let Some(at) = arrivals.next.filter(|&at| at <= now) {
         match shard.mode.get() {

@@ -361,3 +361,19 @@ async fn joining_late_takes_only_the_rest_of_the_schedule() {
     let planned = merged(&reports).ledger.planned;
     assert!((140..=152).contains(&planned), "{planned}");
 }
+
+/// A dispatcher that falls behind (here: far more arrivals than one
+/// thread hands out) still plans every arrival of the schedule, also
+/// those due just before the end that its last wake found overdue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scheduled_arrival_is_planned_when_the_dispatcher_lags() {
+    let s = lines_server(Duration::from_millis(300)).await;
+    let p = plan(target(&s.url(), T), q(), open(4_000_000.0, 0.25, 2), 1);
+    let options = RunOptions {
+        max_queued: 0,
+        ..RunOptions::default()
+    };
+    let all = merged(&run_all(p, options).await);
+    assert_eq!(all.ledger.planned, 1_000_000, "4,000,000/s for 0.25 s");
+    assert_eq!(all.ledger.sent + all.ledger.dropped, 1_000_000);
+}
