@@ -79,7 +79,9 @@ fn workload() -> Arc<Workload> {
     )
 }
 
-fn bench_request(c: &mut Criterion, name: &str, body: &'static str) {
+/// One request at a time on one keep-alive connection; `direct`: waiting
+/// for the answer in the kernel, as a shard's only user does.
+fn bench_request(c: &mut Criterion, name: &str, body: &'static str, direct: bool) {
     let addr = server(body);
     let target = TargetOptions {
         base_url: format!("http://{addr}").parse().unwrap(),
@@ -97,6 +99,7 @@ fn bench_request(c: &mut Criterion, name: &str, body: &'static str) {
     let mut one = local.block_on(&rt, async {
         OneConnection::new(&target, workload()).unwrap()
     });
+    one.set_direct(direct);
     let mut g = c.benchmark_group("request");
     g.throughput(Throughput::Elements(1));
     g.bench_function(name, |b| b.iter(|| local.block_on(&rt, one.request())));
@@ -159,9 +162,10 @@ fn hot_functions(c: &mut Criterion) {
 
 fn benches(c: &mut Criterion) {
     hot_functions(c);
-    bench_request(c, "small_body", "{\"_msg\":\"x\"}\n");
+    bench_request(c, "small_body", "{\"_msg\":\"x\"}\n", false);
+    bench_request(c, "small_body_direct", "{\"_msg\":\"x\"}\n", true);
     let rows: &'static str = Box::leak((0..100).map(|i| format!("{{\"_msg\":\"row {i} of a typical log line with some text\",\"level\":\"info\"}}\n")).collect::<String>().into_boxed_str());
-    bench_request(c, "100_rows", rows);
+    bench_request(c, "100_rows", rows, false);
 }
 
 criterion_group!(engine, benches);

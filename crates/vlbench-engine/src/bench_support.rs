@@ -26,6 +26,8 @@ use crate::shard::{Job, Mode, Shard};
 pub struct OneConnection {
     shard: Rc<Shard>,
     line: Line,
+    /// Wait for answers in the kernel, as a shard's only user does.
+    direct: bool,
 }
 
 impl OneConnection {
@@ -41,7 +43,14 @@ impl OneConnection {
         Ok(OneConnection {
             shard: Rc::new(shard),
             line: Line::default(),
+            direct: false,
         })
+    }
+
+    /// Whether answers are waited for in the kernel (a direct wait, as
+    /// when the user is its shard's only worker) or through the runtime.
+    pub fn set_direct(&mut self, direct: bool) {
+        self.direct = direct;
     }
 
     /// One request exactly as a closed-model user makes it, recorded.
@@ -52,7 +61,7 @@ impl OneConnection {
             lag_from: Instant::now(),
             slot_wait: None,
         };
-        self.shard.execute(&mut self.line, job).await;
+        self.shard.execute(&mut self.line, job, self.direct).await;
     }
 
     /// Everything recorded so far (moved out).

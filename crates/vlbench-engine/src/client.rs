@@ -15,7 +15,7 @@
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -39,6 +39,19 @@ use crate::options::TargetOptions;
 const READ_BUF: usize = 8 * 1024;
 /// Spare buffers a client keeps (more in flight allocate and free).
 const POOL_MAX: usize = 4096;
+
+/// Direct waits need a request timeout of at least this (it is checked
+/// only when a request waits through the runtime).
+const MIN_DIRECT_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// How an HTTP/1.1 attempt waits and what it keeps.
+#[derive(Copy, Clone, Debug)]
+struct Wait {
+    /// Bytes of an error body to keep for humans (0: none).
+    capture: usize,
+    /// Wait for the answer in the kernel (see `h1`).
+    direct: bool,
+}
 
 /// One request, ready to send.
 pub(crate) enum Prepared {
@@ -86,27 +99,40 @@ pub(crate) struct Line {
 struct Timer(Option<Pin<Box<Sleep>>>);
 
 impl Timer {
-    /// The timer, set to fire at `at`.
-    fn arm(&mut self, at: Instant) -> Pin<&mut Sleep> {
+    /// Sets the timer to fire at `at`.
+    fn arm(&mut self, at: Instant) {
         let at = tokio::time::Instant::from_std(at);
-        if let Some(sleep) = self.0.as_mut() {
-            sleep.as_mut().reset(at);
+        match self.0.as_mut() {
+            Some(sleep) => sleep.as_mut().reset(at),
+            None => self.0 = Some(Box::pin(tokio::time::sleep_until(at))),
         }
-        self.0
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)))
-            .as_mut()
+    }
+
+    /// Ready once the armed time has passed (never, before the first arm).
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.0.as_mut() {
+            Some(sleep) => sleep.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
     }
 }
 
-/// Runs `fut` until it ends (`Some`) or `timer` fires first (`None`). The
-/// future is pinned in place (no move into a wrapper) and polled first.
-async fn within<F: Future>(fut: F, mut timer: Pin<&mut Sleep>) -> Option<F::Output> {
+/// Runs `fut` until it ends (`Some`) or `deadline` passes first (`None`).
+/// The future is pinned in place (no move into a wrapper) and polled
+/// first; `timer` is armed only if it has to wait (a request answered
+/// within its first poll, as a direct wait is, needs no timer).
+async fn within<F: Future>(fut: F, timer: &mut Timer, deadline: Instant) -> Option<F::Output> {
     let mut fut = pin!(fut);
+    let mut armed = false;
     poll_fn(|cx| {
         if let Poll::Ready(out) = fut.as_mut().poll(cx) {
             return Poll::Ready(Some(out));
         }
-        timer.as_mut().poll(cx).map(|()| None)
+        if !armed {
+            timer.arm(deadline);
+            armed = true;
+        }
+        timer.poll(cx).map(|()| None)
     })
     .await
 }
@@ -298,6 +324,15 @@ impl Client {
         }
     }
 
+    /// Whether a request may wait for its answer in the kernel when its
+    /// thread has nothing else to do: HTTP/1.1 (plain TCP: `h1` decides per
+    /// connection), with a request timeout long enough that a few
+    /// [`h1::DIRECT_WAIT`]s cannot matter (that timeout is only checked
+    /// while waiting through the runtime).
+    pub(crate) fn may_wait_directly(&self) -> bool {
+        !self.connector.http2() && self.timeout >= MIN_DIRECT_TIMEOUT
+    }
+
     fn take_buf(&self) -> Vec<u8> {
         let spare = self.bufs.lock().ok().and_then(|mut b| b.pop());
         spare.unwrap_or_else(|| vec![0; READ_BUF + 512])
@@ -349,7 +384,9 @@ impl Client {
     /// Sends one request for query `q` and reads the whole answer, all
     /// within the timeout from `sent`. `line` is the caller's: its HTTP/1.1
     /// connection (taken and put back when reusable) and request timer.
-    /// `capture` > 0 asks for details.
+    /// `capture` > 0 asks for details. `direct`: the caller's thread has
+    /// nothing else to do meanwhile, so an HTTP/1.1 answer may be waited
+    /// for in the kernel (see [`Client::may_wait_directly`] and `h1`).
     pub(crate) async fn exchange(
         &self,
         line: &mut Line,
@@ -357,6 +394,7 @@ impl Client {
         q: usize,
         capture: usize,
         sent: Instant,
+        direct: bool,
     ) -> Exchange {
         let mut ex = Exchange::default();
         let expect = self
@@ -364,25 +402,29 @@ impl Client {
             .queries
             .get(q)
             .map_or(Expect::Json, |d| Expect::of(d.qtype));
-        let timer = line.timer.arm(sent + self.timeout);
-        let own = &mut line.conn;
+        let deadline = sent + self.timeout;
+        let (own, timer) = (&mut line.conn, &mut line.timer);
+        let wait = Wait {
+            capture,
+            direct: direct && self.may_wait_directly(),
+        };
         let mut spare = None;
         let done = match req {
             Prepared::H2(uri) => {
                 let attempt = self.attempt_h2(&uri, expect, capture, &mut ex);
-                within(attempt, timer).await
+                within(attempt, timer, deadline).await
             }
             Prepared::H1Fixed(q) => {
                 let fixed = self.fixed_heads.get(q).and_then(|h| h.as_deref());
                 let mut buf = self.take_buf();
-                let attempt = self.attempt_h1(own, fixed, 0, &mut buf, expect, capture, &mut ex);
-                let r = within(attempt, timer).await;
+                let attempt = self.attempt_h1(own, fixed, 0, &mut buf, expect, wait, &mut ex);
+                let r = within(attempt, timer, deadline).await;
                 spare = Some(buf);
                 r
             }
             Prepared::H1 { mut buf, len } => {
-                let attempt = self.attempt_h1(own, None, len, &mut buf, expect, capture, &mut ex);
-                let r = within(attempt, timer).await;
+                let attempt = self.attempt_h1(own, None, len, &mut buf, expect, wait, &mut ex);
+                let r = within(attempt, timer, deadline).await;
                 spare = Some(buf);
                 r
             }
@@ -413,9 +455,10 @@ impl Client {
         req_len: usize,
         buf: &mut Vec<u8>,
         expect: Expect,
-        capture: usize,
+        wait: Wait,
         ex: &mut Exchange,
     ) {
+        let Wait { capture, direct } = wait;
         let (mut stream, reused) = match own.take() {
             Some(Conn::H1(s)) => (s, true),
             _ => match self.open_h1().await {
@@ -431,6 +474,7 @@ impl Client {
             buf,
             expect,
             capture,
+            direct,
             &mut ex.status,
         )
         .await;
@@ -447,6 +491,7 @@ impl Client {
                 buf,
                 expect,
                 capture,
+                direct,
                 &mut ex.status,
             )
             .await;

@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::error::EngineError;
-use crate::h1::Stream;
+use crate::h1::{Plain, Stream};
 use crate::options::TargetOptions;
 use crate::tls;
 
@@ -131,7 +131,7 @@ impl Connector {
     pub(crate) async fn connect(&self) -> Result<Conn, ConnectError> {
         let tcp = self.tcp().await?;
         match (&self.tls, self.http2) {
-            (None, false) => Ok(Conn::H1(Stream::Plain(tcp))),
+            (None, false) => Ok(Conn::H1(Stream::Plain(Plain::new(tcp)))),
             (None, true) => self.handshake(tcp).await,
             (Some((connector, name)), _) => {
                 let stream = connector

@@ -10,14 +10,32 @@
 //! ~20 KB per idle connection. Here the worker's task owns the socket and
 //! a pooled buffer is held only while a request is in flight.
 //!
+//! **Direct waits.** A round trip the caller marks `direct` (a thread whose
+//! only work is this one request: see `Shard::solo`) waits for its answer
+//! in the kernel: the plain TCP socket is switched to blocking mode with
+//! short socket timeouts ([`DIRECT_WAIT`]) and read with `recv`, which
+//! returns as soon as the answer is there. That is two system calls per
+//! request (`sendto`, `recvfrom`) and no runtime machinery: no
+//! `epoll_wait`, readiness bookkeeping, task wake-up or timer; at one
+//! connection a third less CPU per request than the runtime's wait (see
+//! `bench/RESULTS.md`). It never blocks the thread for long: each direct
+//! read waits at most [`DIRECT_WAIT`], a round trip makes at most
+//! [`DIRECT_READS`] of them, and a read that times out (a slow answer)
+//! switches the socket back to non-blocking mode and waits through the
+//! runtime as usual, where the request timeout applies. tokio never does
+//! I/O on the socket while it is blocking: every runtime read or write
+//! first switches it back.
+//!
 //! Owns [`Stream`], [`parse_head`], [`HeadMemo`] and [`round_trip`]. Must not open
 //! connections, retry or classify statuses: the client does.
 
-use std::io;
+use std::io::{self, Read as _, Write as _};
 use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::Mutex;
+use std::time::Duration;
 
+use socket2::SockRef;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -30,31 +48,169 @@ pub(crate) const MAX_HEAD: usize = 64 * 1024;
 /// Most header fields in a response head.
 const MAX_HEADERS: usize = 64;
 
+/// How long one direct read or write may wait in the kernel (the socket's
+/// `SO_RCVTIMEO` and `SO_SNDTIMEO` while it is blocking).
+pub(crate) const DIRECT_WAIT: Duration = Duration::from_millis(1);
+/// Most direct reads in one round trip: a round trip holds its thread for
+/// at most this many [`DIRECT_WAIT`]s before waiting through the runtime.
+pub(crate) const DIRECT_READS: u8 = 8;
+
 /// A connection's byte stream: plain TCP or TLS over TCP.
 #[derive(Debug)]
 pub(crate) enum Stream {
     /// `http`.
-    Plain(TcpStream),
+    Plain(Plain),
     /// `https` (boxed: the TLS state is large and rarely moved).
     Tls(Box<TlsStream<TcpStream>>),
 }
 
 impl Stream {
+    /// Reads through the runtime (switching a blocking socket back first).
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Plain(s) => s.read(buf).await,
+            Stream::Plain(p) => p.runtime()?.read(buf).await,
             Stream::Tls(s) => s.read(buf).await,
         }
     }
 
+    /// Writes through the runtime (switching a blocking socket back first).
     async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         match self {
-            Stream::Plain(s) => s.write_all(data).await,
+            Stream::Plain(p) => p.runtime()?.write_all(data).await,
             Stream::Tls(s) => {
                 s.write_all(data).await?;
                 s.flush().await // push the TLS records out now
             }
         }
+    }
+}
+
+/// A plain TCP connection: used through the runtime, or in blocking mode
+/// for direct waits (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Plain {
+    tcp: TcpStream,
+    /// The socket is in blocking mode: tokio must not use it until
+    /// [`Plain::runtime`] switches it back.
+    blocking: bool,
+    /// The socket timeouts are set to [`DIRECT_WAIT`] (they only act in
+    /// blocking mode).
+    timeouts: bool,
+}
+
+impl Plain {
+    /// A connection as tokio made it (non-blocking).
+    pub(crate) fn new(tcp: TcpStream) -> Plain {
+        Plain {
+            tcp,
+            blocking: false,
+            timeouts: false,
+        }
+    }
+
+    /// The stream for runtime I/O: non-blocking.
+    fn runtime(&mut self) -> io::Result<&mut TcpStream> {
+        if self.blocking {
+            SockRef::from(&self.tcp).set_nonblocking(true)?;
+            self.blocking = false;
+        }
+        Ok(&mut self.tcp)
+    }
+
+    /// Switches to blocking mode with short timeouts; `false` if the
+    /// socket refused (then it is used through the runtime).
+    fn direct(&mut self) -> bool {
+        let sock = SockRef::from(&self.tcp);
+        if !self.timeouts {
+            let set = sock
+                .set_read_timeout(Some(DIRECT_WAIT))
+                .and_then(|()| sock.set_write_timeout(Some(DIRECT_WAIT)));
+            if set.is_err() {
+                return false;
+            }
+            self.timeouts = true;
+        }
+        if !self.blocking {
+            if sock.set_nonblocking(false).is_err() {
+                return false;
+            }
+            self.blocking = true;
+        }
+        true
+    }
+
+    /// One read that waits in the kernel for at most [`DIRECT_WAIT`];
+    /// `None` when nothing came (or the socket cannot block): the caller
+    /// then waits through the runtime.
+    fn read_direct(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        if !self.direct() {
+            return None;
+        }
+        match (&*SockRef::from(&self.tcp)).read(buf) {
+            Err(e) if is_wait(&e) => None,
+            r => Some(r),
+        }
+    }
+
+    /// Writes what the kernel takes within [`DIRECT_WAIT`]s: the number of
+    /// bytes written (fewer than `data` when it would wait longer, or the
+    /// socket cannot block).
+    fn write_direct(&mut self, data: &[u8]) -> io::Result<usize> {
+        if !self.direct() {
+            return Ok(0);
+        }
+        let mut at = 0;
+        while at < data.len() {
+            match (&*SockRef::from(&self.tcp)).write(&data[at..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => at += n,
+                Err(e) if is_wait(&e) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(at)
+    }
+}
+
+/// An error that only says "not now" (timeout or signal): wait through the
+/// runtime instead.
+fn is_wait(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// One round trip's use of its stream: direct reads while its budget
+/// lasts (0: none), then through the runtime.
+struct Io<'a> {
+    stream: &'a mut Stream,
+    direct: u8,
+}
+
+impl Io<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let (Stream::Plain(p), 1..) = (&mut *self.stream, self.direct) {
+            self.direct -= 1;
+            match p.read_direct(buf) {
+                Some(r) => return r,
+                None => self.direct = 0, // slow: wait through the runtime
+            }
+        }
+        self.stream.read(buf).await
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut rest = data;
+        if let (Stream::Plain(p), 1..) = (&mut *self.stream, self.direct) {
+            let n = p.write_direct(data)?;
+            rest = rest.get(n..).unwrap_or_default();
+            if rest.is_empty() {
+                return Ok(());
+            }
+            self.direct = 0;
+        }
+        self.stream.write_all(rest).await
     }
 }
 
@@ -322,17 +478,24 @@ pub(crate) enum Answer {
 /// or the first `req_len` bytes of `buf`; the rest of `buf` is the read
 /// area (grown only for an unusually large head). `on_head` sees the
 /// status as soon as the head is parsed (kept if the body times out).
+/// `direct`: the caller's thread has nothing else to do, so a plain TCP
+/// connection waits in the kernel (see the module docs).
 #[allow(clippy::too_many_arguments)] // one caller; the parts of one exchange
 pub(crate) async fn round_trip(
-    io: &mut Stream,
+    stream: &mut Stream,
     memo: &HeadMemo,
     fixed: Option<&[u8]>,
     req_len: usize,
     buf: &mut Vec<u8>,
     expect: Expect,
     capture: usize,
+    direct: bool,
     on_head: &mut u16,
 ) -> Result<Answer, NoResponse> {
+    let io = &mut Io {
+        stream,
+        direct: if direct { DIRECT_READS } else { 0 },
+    };
     let req = fixed.unwrap_or(buf.get(..req_len).unwrap_or_default());
     io.write_all(req).await.map_err(NoResponse::Nothing)?;
     let (head, scan, filled) = read_head(io, memo, req_len, buf, expect, capture).await?;
@@ -366,7 +529,7 @@ pub(crate) async fn round_trip(
 /// Reads until a final (non-1xx) head is complete; returns it with the
 /// read area's fill level.
 async fn read_head(
-    io: &mut Stream,
+    io: &mut Io<'_>,
     memo: &HeadMemo,
     req_len: usize,
     buf: &mut Vec<u8>,
@@ -415,7 +578,7 @@ async fn read_head(
 /// are read already) into `sink`. `None` when the body was cut; else
 /// whether bytes beyond the body arrived (the connection is then unusable).
 async fn read_body(
-    io: &mut Stream,
+    io: &mut Io<'_>,
     area: &mut [u8],
     start: usize,
     filled: usize,
@@ -468,6 +631,8 @@ async fn read_body(
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+
     use super::*;
 
     const LINES: &str = "application/stream+json";
@@ -525,6 +690,123 @@ mod tests {
             .unwrap();
         scan.feed(b"bad query");
         assert_eq!(scan.captured(), b"bad");
+    }
+
+    /// A server on its own thread for one connection: answers each request
+    /// (read to its blank line) with the next of `answers` after its
+    /// delay, written in 16 KB pieces; then closes.
+    fn scripted_server(answers: Vec<(Duration, Vec<u8>)>) -> std::net::SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            for (delay, wire) in answers {
+                let mut got = Vec::new();
+                let mut b = [0u8; 1024];
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut b) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&b[..n]),
+                    }
+                }
+                std::thread::sleep(delay);
+                for part in wire.chunks(16 * 1024) {
+                    if s.write_all(part).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        addr
+    }
+
+    fn answer(body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {LINES}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// One round trip on `stream`: (status, bytes, rows).
+    async fn trip(stream: &mut Stream, memo: &HeadMemo, direct: bool) -> (u16, u64, u64) {
+        let mut buf = vec![0; 8 * 1024];
+        let req = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+        let r = round_trip(
+            stream,
+            memo,
+            Some(req),
+            0,
+            &mut buf,
+            Expect::JsonLines,
+            0,
+            direct,
+            &mut 0,
+        )
+        .await;
+        match r {
+            Ok(Answer::Done {
+                status,
+                bytes,
+                scan: Some(scan),
+                reusable: true,
+            }) => (status, bytes, scan.rows()),
+            Ok(Answer::Done { .. }) => panic!("not a reusable, decodable answer"),
+            Ok(Answer::Cut { .. }) => panic!("cut"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The socket's real mode, and that the stream knows it.
+    fn blocking(stream: &Stream) -> bool {
+        let Stream::Plain(p) = stream else {
+            panic!("plain TCP")
+        };
+        let blocking = !SockRef::from(&p.tcp).nonblocking().unwrap();
+        assert_eq!(blocking, p.blocking, "the stream knows the socket's mode");
+        blocking
+    }
+
+    #[test]
+    fn direct_waits_hand_slow_and_long_answers_back_to_the_runtime() {
+        let row = "{\"_msg\":\"x\"}\n";
+        let long = row.repeat(20_000); // 260 KB: many more reads than DIRECT_READS
+        let ms = Duration::from_millis;
+        let addr = scripted_server(vec![
+            (ms(0), answer(row)),
+            (ms(30), answer(&row.repeat(2))),
+            (ms(0), answer(&long)),
+            (ms(0), answer(row)),
+            (ms(0), answer(row)),
+            (ms(0), answer(row)),
+        ]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let mut stream = Stream::Plain(Plain::new(tcp));
+            let memo = HeadMemo::default();
+            assert!(!blocking(&stream));
+            // A quick answer is read in the kernel wait: the socket stays
+            // blocking for the next request.
+            assert_eq!(trip(&mut stream, &memo, true).await, (200, 13, 1));
+            assert!(blocking(&stream));
+            // Slower than DIRECT_WAIT: read through the runtime.
+            assert_eq!(trip(&mut stream, &memo, true).await, (200, 26, 2));
+            assert!(!blocking(&stream));
+            // Longer than DIRECT_READS reads: the rest through the runtime.
+            let n = long.len() as u64;
+            assert_eq!(trip(&mut stream, &memo, true).await, (200, n, 20_000));
+            assert!(!blocking(&stream));
+            // Direct again, then a runtime request switches the mode back.
+            assert_eq!(trip(&mut stream, &memo, true).await, (200, 13, 1));
+            assert!(blocking(&stream));
+            assert_eq!(trip(&mut stream, &memo, false).await, (200, 13, 1));
+            assert!(!blocking(&stream));
+            assert_eq!(trip(&mut stream, &memo, false).await, (200, 13, 1));
+        });
     }
 
     /// A parse as text, to compare memo answers with fresh parses.

@@ -66,7 +66,14 @@ pub async fn probe(
             continue;
         };
         let ex = client
-            .exchange(&mut line, req, q, PROBE_MESSAGE_BYTES, Instant::now())
+            .exchange(
+                &mut line,
+                req,
+                q,
+                PROBE_MESSAGE_BYTES,
+                Instant::now(),
+                false,
+            )
             .await;
         let message = match ex.error {
             None => String::new(),

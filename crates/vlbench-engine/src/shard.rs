@@ -267,10 +267,23 @@ impl Shard {
         }
     }
 
+    /// Whether the one worker of this shard may wait for its answers in
+    /// the kernel, holding the thread (see `h1`): only when nothing else
+    /// on the thread needs it meanwhile. That is a closed model without
+    /// rate cap (the dispatcher only re-reads the user count every few ms
+    /// and rotates intervals; it runs when the worker yields, see
+    /// `worker`) and a single worker task (no other request's answer can
+    /// be waiting to be read).
+    pub(crate) fn solo(&self) -> bool {
+        matches!(self.mode.get(), Mode::Closed { capped: false, .. })
+            && self.alive.get() == 1
+            && self.client.may_wait_directly()
+    }
+
     /// Sends `job`'s request on `line`, reads the answer and records it
     /// (the send lag too). Returns when the answer is complete (the end of
-    /// the service time).
-    pub(crate) async fn execute(&self, line: &mut Line, job: Job) -> Instant {
+    /// the service time). `direct`: see [`Shard::solo`].
+    pub(crate) async fn execute(&self, line: &mut Line, job: Job, direct: bool) -> Instant {
         self.busy.set(self.busy.get() + 1);
         let sent = Instant::now();
         let lag_us = micros(sent.saturating_duration_since(job.lag_from));
@@ -281,7 +294,11 @@ impl Shard {
             self.client.prepare(job.query, &mut *rng, &mut scratch)
         };
         let ex = match req {
-            Some(req) => self.client.exchange(line, req, job.query, 0, sent).await,
+            Some(req) => {
+                self.client
+                    .exchange(line, req, job.query, 0, sent, direct)
+                    .await
+            }
             // Form-encoded text always parses; a bad base URL is refused at start.
             None => crate::client::Exchange {
                 error: Some(ErrorClass::InvalidResponse),

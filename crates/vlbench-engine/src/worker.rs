@@ -11,7 +11,7 @@
 //! Must not decide load: jobs and active users come from the dispatcher.
 
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::client::Line;
 use crate::shard::{Job, Mode, Shard};
@@ -25,21 +25,35 @@ pub(crate) enum Role {
     Pool,
 }
 
+/// A worker whose requests wait in the kernel (see `Shard::solo`) lets the
+/// rest of its thread (the dispatcher's user ticks and interval rotation,
+/// live updates, shutdown) run after the first request that ends this long
+/// after its last yield (one request holds the thread for at most
+/// `h1::DIRECT_READS` × `h1::DIRECT_WAIT`).
+const YIELD_EVERY: Duration = Duration::from_millis(1);
+
 /// Runs one worker until it is retired or the shard closes.
 pub(crate) async fn run(shard: Rc<Shard>, role: Role) {
     let mut line = Line::default();
     // When the user may send again; `thinks`: that may be in the future
     // (without think time the clock need not be read again).
     let (mut ready_at, mut thinks) = (Instant::now(), false);
+    let mut yield_at = ready_at + YIELD_EVERY;
     loop {
         let job = match role {
             Role::User(k) => next_user_job(&shard, k, ready_at, thinks).await,
             Role::Pool => next_pool_job(&shard).await,
         };
         let Some(job) = job else { break };
-        let end = shard.execute(&mut line, job).await;
+        let direct = shard.solo();
+        let end = shard.execute(&mut line, job, direct).await;
         if let Mode::Closed { think, .. } = shard.mode.get() {
             (ready_at, thinks) = (end + think, !think.is_zero());
+        }
+        // A direct request may not have yielded to the runtime at all.
+        if direct && end >= yield_at {
+            tokio::task::yield_now().await;
+            yield_at = end + YIELD_EVERY;
         }
     }
     shard.worker_ended(role);

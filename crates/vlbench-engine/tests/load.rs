@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,112 @@ async fn closed_model_runs_exactly_the_users_asked() {
     // 5 users × 1.5 s / ~30 ms each: about 250; wide margins for a busy machine.
     assert!((100..=260).contains(&total.ok), "{}", total.ok);
     assert_eq!(total.rows, 3 * total.ok);
+}
+
+/// A shard whose only worker is one closed user waits for its answers in
+/// the kernel, holding the thread (see the engine's `h1`): counts stay
+/// exact with quick, slow, long and connection-closing answers, the
+/// dispatcher still rotates every interval on time and the run ends on
+/// time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shards_only_user_waits_in_the_kernel_and_counts_alike() {
+    let (seen, rows) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (seen2, rows2) = (seen.clone(), rows.clone());
+    let s = serve(move |_| {
+        let k = seen2.fetch_add(1, Ordering::SeqCst);
+        let rows = rows2.clone();
+        async move {
+            if k % 10 == 3 {
+                tokio::time::sleep(Duration::from_millis(5)).await; // slower than a direct wait
+            }
+            let n = if k % 10 == 5 { 4000 } else { 3 }; // ~150 KB: many reads
+            rows.fetch_add(n as u64, Ordering::SeqCst);
+            let mut r = full(200, LINES_CT, lines(n));
+            if k % 17 == 16 {
+                r.headers_mut()
+                    .insert("connection", "close".parse().unwrap());
+            }
+            r
+        }
+    })
+    .await;
+    let p = plan(
+        target(&s.url(), T),
+        q(),
+        closed(1.0, 2.0, Duration::ZERO),
+        1,
+    );
+    let began = Instant::now();
+    let reports = run_all(p, RunOptions::default()).await;
+    let took = began.elapsed();
+    assert_contiguous(&reports);
+    let total = merged(&reports).total();
+    assert_eq!(total.ok, total.total(), "no errors: {:?}", total.errors);
+    assert_eq!(total.total(), s.requests());
+    assert_eq!(total.rows, rows.load(Ordering::SeqCst));
+    assert!(total.ok > 50, "{}", total.ok);
+    assert_eq!(s.counters.max_in_flight.load(Ordering::SeqCst), 1);
+    // The user held the thread, yet each second was closed on time with
+    // its requests in it.
+    assert!(reports.len() >= 2, "{} intervals", reports.len());
+    for r in &reports[..2] {
+        assert_eq!(r.duration_ms, 1000);
+        assert!(r.stats.total().total() > 10, "{}", r.stats.total().total());
+    }
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+/// A shard's only user with quick answers never waits through the
+/// runtime, yet lets the dispatcher run: intervals rotate each second and
+/// the run stops at its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shards_only_user_yields_to_the_dispatcher() {
+    let s = lines_server(Duration::ZERO).await;
+    let p = plan(
+        target(&s.url(), T),
+        q(),
+        closed(1.0, 2.0, Duration::ZERO),
+        1,
+    );
+    let began = Instant::now();
+    let reports = tokio::time::timeout(Duration::from_secs(20), run_all(p, RunOptions::default()))
+        .await
+        .expect("the run did not stop at its end");
+    let took = began.elapsed();
+    assert_contiguous(&reports);
+    assert!(reports.len() >= 2, "{} intervals", reports.len());
+    for r in &reports[..2] {
+        assert_eq!(r.duration_ms, 1000);
+        assert!(r.stats.total().ok > 10, "{}", r.stats.total().ok);
+    }
+    assert_eq!(merged(&reports).total().total(), s.requests());
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
+/// The request timeout holds for a shard's only user too (its direct wait
+/// hands a slow answer back to the runtime, where the timer is).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shards_only_user_still_times_out() {
+    let s = lines_server(Duration::from_secs(3)).await;
+    let timeout = Duration::from_millis(200);
+    let p = plan(
+        target(&s.url(), timeout),
+        q(),
+        closed(1.0, 1.0, Duration::ZERO),
+        1,
+    );
+    let began = Instant::now();
+    let reports = run_all(p, RunOptions::default()).await;
+    let total = merged(&reports).total();
+    let timeouts = total.errors[vlbench_stats::ErrorClass::Timeout.index()];
+    assert_eq!(timeouts, total.total(), "{:?}", total.errors);
+    // One second of 200 ms timeouts: 5 or 6, the last one drained.
+    assert!((4..=7).contains(&timeouts), "{timeouts}");
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        began.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
