@@ -306,10 +306,15 @@ impl Shard {
             },
         };
         let end = Instant::now();
+        let service_us = micros(end.saturating_duration_since(sent));
+        let latency_us = match job.intended {
+            Some(intended) => micros(end.saturating_duration_since(intended)),
+            None => service_us,
+        };
         self.recorder.borrow_mut().record(&Outcome {
             query: job.query,
-            latency_us: micros(end.saturating_duration_since(job.intended.unwrap_or(sent))),
-            service_us: micros(end.saturating_duration_since(sent)),
+            latency_us,
+            service_us,
             status: ex.status,
             error: ex.error,
             bytes: ex.bytes,
