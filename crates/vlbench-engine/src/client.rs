@@ -51,6 +51,8 @@ struct Wait {
     capture: usize,
     /// Wait for the answer in the kernel (see `h1`).
     direct: bool,
+    /// Set by the attempt: the direct wait handed over to the runtime.
+    handed_over: bool,
 }
 
 /// One request, ready to send.
@@ -80,14 +82,22 @@ pub(crate) struct Exchange {
 }
 
 /// What one worker keeps between its requests: its HTTP/1.1 keep-alive
-/// connection and its request timer.
+/// connection, its request timer and its direct-wait pause.
 #[derive(Debug, Default)]
 pub(crate) struct Line {
     /// The keep-alive connection (HTTP/1.1); `None` before the first
     /// request and after an error.
     pub conn: Option<Conn>,
     timer: Timer,
+    /// Requests to make through the runtime before the next direct wait:
+    /// set after a direct wait had to hand over to the runtime (a slow or
+    /// long answer), so that a slow target does not cost a blocked
+    /// [`h1::DIRECT_WAIT`] and two mode switches per request.
+    direct_pause: u8,
 }
+
+/// Requests made through the runtime after a direct wait handed over.
+const DIRECT_PAUSE: u8 = 32;
 
 /// A request timeout that is re-armed instead of re-created: pushing a
 /// registered tokio timer later is one atomic update, while a fresh
@@ -403,10 +413,13 @@ impl Client {
             .get(q)
             .map_or(Expect::Json, |d| Expect::of(d.qtype));
         let deadline = sent + self.timeout;
+        let direct = direct && self.may_wait_directly() && line.direct_pause == 0;
+        line.direct_pause = line.direct_pause.saturating_sub(1);
         let (own, timer) = (&mut line.conn, &mut line.timer);
-        let wait = Wait {
+        let mut wait = Wait {
             capture,
-            direct: direct && self.may_wait_directly(),
+            direct,
+            handed_over: false,
         };
         let mut spare = None;
         let done = match req {
@@ -417,13 +430,13 @@ impl Client {
             Prepared::H1Fixed(q) => {
                 let fixed = self.fixed_heads.get(q).and_then(|h| h.as_deref());
                 let mut buf = self.take_buf();
-                let attempt = self.attempt_h1(own, fixed, 0, &mut buf, expect, wait, &mut ex);
+                let attempt = self.attempt_h1(own, fixed, 0, &mut buf, expect, &mut wait, &mut ex);
                 let r = within(attempt, timer, deadline).await;
                 spare = Some(buf);
                 r
             }
             Prepared::H1 { mut buf, len } => {
-                let attempt = self.attempt_h1(own, None, len, &mut buf, expect, wait, &mut ex);
+                let attempt = self.attempt_h1(own, None, len, &mut buf, expect, &mut wait, &mut ex);
                 let r = within(attempt, timer, deadline).await;
                 spare = Some(buf);
                 r
@@ -431,6 +444,9 @@ impl Client {
         };
         if let Some(buf) = spare {
             self.put_buf(buf);
+        }
+        if wait.handed_over || (direct && done.is_none()) {
+            line.direct_pause = DIRECT_PAUSE;
         }
         if done.is_none() {
             ex.error = Some(ErrorClass::Timeout);
@@ -455,10 +471,12 @@ impl Client {
         req_len: usize,
         buf: &mut Vec<u8>,
         expect: Expect,
-        wait: Wait,
+        wait: &mut Wait,
         ex: &mut Exchange,
     ) {
-        let Wait { capture, direct } = wait;
+        let Wait {
+            capture, direct, ..
+        } = *wait;
         let (mut stream, reused) = match own.take() {
             Some(Conn::H1(s)) => (s, true),
             _ => match self.open_h1().await {
@@ -496,6 +514,7 @@ impl Client {
             )
             .await;
         }
+        wait.handed_over = direct && !stream.waits_directly();
         match r {
             Err(e) => fail_with(ex, Failure::H1(e), capture),
             Ok(Answer::Cut { status, bytes }) => {
@@ -613,6 +632,7 @@ mod tests {
     use vlbench_workload::{QueryDef, QueryParams, QueryType, Template};
 
     use super::*;
+    use crate::test_util::{answer, scripted_server};
 
     fn def(name: &str, src: &str, start: Option<TimeValue>) -> QueryDef {
         QueryDef {
@@ -626,6 +646,51 @@ mod tests {
             },
             weight: 1,
         }
+    }
+
+    /// After a direct wait hands over to the runtime (a slow answer), the
+    /// line's next [`DIRECT_PAUSE`] requests wait through the runtime,
+    /// then direct waits resume.
+    #[test]
+    fn direct_waits_pause_after_a_slow_answer() {
+        let row = "{\"_msg\":\"x\"}\n";
+        let ms = Duration::from_millis;
+        let n = usize::from(DIRECT_PAUSE) + 4;
+        let mut answers = vec![(ms(0), answer(row)), (ms(30), answer(row))];
+        answers.resize(n, (ms(0), answer(row)));
+        let addr = scripted_server(answers);
+        let target = TargetOptions {
+            base_url: format!("http://{addr}").parse().unwrap(),
+            headers: Vec::new(),
+            timeout: Duration::from_secs(5),
+            http2: false,
+            accept_gzip: false,
+            tls: Default::default(),
+        };
+        let w = Workload::new(vec![def("q", "*", None)]).unwrap();
+        let client = Client::new(&target, Arc::new(w)).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let modes = rt.block_on(async {
+            let (mut line, mut modes) = (Line::default(), Vec::new());
+            let mut rng = SmallRng::seed_from_u64(1);
+            let mut scratch = String::new();
+            for _ in 0..n {
+                let req = client.prepare(0, &mut rng, &mut scratch).unwrap();
+                let ex = client
+                    .exchange(&mut line, req, 0, 0, Instant::now(), true)
+                    .await;
+                assert_eq!((ex.status, ex.error, ex.rows), (200, None, 1));
+                modes.push(matches!(&line.conn, Some(Conn::H1(s)) if s.waits_directly()));
+            }
+            modes
+        });
+        let mut want = vec![true, false];
+        want.resize(n - 2, false);
+        want.extend([true, true]);
+        assert_eq!(modes, want);
     }
 
     #[test]

@@ -65,6 +65,12 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
+    /// Whether the socket is in blocking mode for direct waits: after a
+    /// direct round trip, `false` means it handed over to the runtime.
+    pub(crate) fn waits_directly(&self) -> bool {
+        matches!(self, Stream::Plain(p) if p.blocking)
+    }
+
     /// Reads through the runtime (switching a blocking socket back first).
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
@@ -631,9 +637,8 @@ async fn read_body(
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
-
     use super::*;
+    use crate::test_util::{answer, scripted_server};
 
     const LINES: &str = "application/stream+json";
 
@@ -690,42 +695,6 @@ mod tests {
             .unwrap();
         scan.feed(b"bad query");
         assert_eq!(scan.captured(), b"bad");
-    }
-
-    /// A server on its own thread for one connection: answers each request
-    /// (read to its blank line) with the next of `answers` after its
-    /// delay, written in 16 KB pieces; then closes.
-    fn scripted_server(answers: Vec<(Duration, Vec<u8>)>) -> std::net::SocketAddr {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            for (delay, wire) in answers {
-                let mut got = Vec::new();
-                let mut b = [0u8; 1024];
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut b) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got.extend_from_slice(&b[..n]),
-                    }
-                }
-                std::thread::sleep(delay);
-                for part in wire.chunks(16 * 1024) {
-                    if s.write_all(part).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        addr
-    }
-
-    fn answer(body: &str) -> Vec<u8> {
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: {LINES}\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .into_bytes()
     }
 
     /// One round trip on `stream`: (status, bytes, rows).

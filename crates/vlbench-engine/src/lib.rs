@@ -44,6 +44,8 @@ pub mod options;
 mod probe;
 mod run;
 mod shard;
+#[cfg(test)]
+mod test_util;
 mod tls;
 mod worker;
 
