@@ -29,14 +29,17 @@
 //! Owns [`Stream`], [`parse_head`], [`HeadMemo`] and [`round_trip`]. Must not open
 //! connections, retry or classify statuses: the client does.
 
-use std::io::{self, Read as _, Write as _};
+use std::future::poll_fn;
+use std::io;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::Mutex;
+use std::task::{ready, Poll};
 use std::time::Duration;
 
-use socket2::SockRef;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustix::net::sockopt::{set_socket_timeout, Timeout};
+use rustix::net::{recv, send, RecvFlags, SendFlags};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
@@ -74,7 +77,7 @@ impl Stream {
     /// Reads through the runtime (switching a blocking socket back first).
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Plain(p) => p.runtime()?.read(buf).await,
+            Stream::Plain(p) => p.read(buf).await,
             Stream::Tls(s) => s.read(buf).await,
         }
     }
@@ -82,7 +85,7 @@ impl Stream {
     /// Writes through the runtime (switching a blocking socket back first).
     async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         match self {
-            Stream::Plain(p) => p.runtime()?.write_all(data).await,
+            Stream::Plain(p) => p.write_all(data).await,
             Stream::Tls(s) => {
                 s.write_all(data).await?;
                 s.flush().await // push the TLS records out now
@@ -92,7 +95,11 @@ impl Stream {
 }
 
 /// A plain TCP connection: used through the runtime, or in blocking mode
-/// for direct waits (see the module docs).
+/// for direct waits (see the module docs). Its reads and writes are
+/// `recv`/`send` system calls made by `rustix` (tokio's reactor only says
+/// when to make them): glibc's wrappers, which tokio's own I/O goes
+/// through, mark each call as a thread-cancellation point with two atomic
+/// updates, a few percent of a small request's CPU.
 #[derive(Debug)]
 pub(crate) struct Plain {
     tcp: TcpStream,
@@ -115,29 +122,79 @@ impl Plain {
     }
 
     /// The stream for runtime I/O: non-blocking.
-    fn runtime(&mut self) -> io::Result<&mut TcpStream> {
+    fn runtime(&mut self) -> io::Result<&TcpStream> {
         if self.blocking {
-            SockRef::from(&self.tcp).set_nonblocking(true)?;
+            rustix::io::ioctl_fionbio(&self.tcp, true)?;
             self.blocking = false;
         }
-        Ok(&mut self.tcp)
+        Ok(&self.tcp)
+    }
+
+    /// Reads through the runtime: waits until the reactor says readable,
+    /// then `recv`.
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let tcp = self.runtime()?;
+        let len = buf.len();
+        poll_fn(|cx| loop {
+            ready!(tcp.poll_read_ready(cx))?;
+            let got = tcp.try_io(Interest::READABLE, || {
+                Ok(recv(tcp, &mut *buf, RecvFlags::empty())?.0)
+            });
+            match got {
+                Ok(n) => {
+                    if n > 0 && n < len {
+                        // A short read emptied the socket: no `recv` that
+                        // would only say "would block" next time (tokio's
+                        // own reads do the same). Clearing is safe: only
+                        // the readiness event just used is cleared.
+                        let _ = tcp.try_io(Interest::READABLE, || {
+                            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                        });
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {} // wait again
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        })
+        .await
+    }
+
+    /// Writes all of `data` through the runtime.
+    async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        let tcp = self.runtime()?;
+        let mut at = 0;
+        poll_fn(|cx| {
+            while at < data.len() {
+                ready!(tcp.poll_write_ready(cx))?;
+                let rest = &data[at..];
+                match tcp.try_io(Interest::WRITABLE, || {
+                    Ok(send(tcp, rest, SendFlags::NOSIGNAL)?)
+                }) {
+                    Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Ok(n) => at += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {} // wait again
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+            Poll::Ready(Ok(()))
+        })
+        .await
     }
 
     /// Switches to blocking mode with short timeouts; `false` if the
     /// socket refused (then it is used through the runtime).
     fn direct(&mut self) -> bool {
-        let sock = SockRef::from(&self.tcp);
         if !self.timeouts {
-            let set = sock
-                .set_read_timeout(Some(DIRECT_WAIT))
-                .and_then(|()| sock.set_write_timeout(Some(DIRECT_WAIT)));
+            let set = set_socket_timeout(&self.tcp, Timeout::Recv, Some(DIRECT_WAIT))
+                .and_then(|()| set_socket_timeout(&self.tcp, Timeout::Send, Some(DIRECT_WAIT)));
             if set.is_err() {
                 return false;
             }
             self.timeouts = true;
         }
         if !self.blocking {
-            if sock.set_nonblocking(false).is_err() {
+            if rustix::io::ioctl_fionbio(&self.tcp, false).is_err() {
                 return false;
             }
             self.blocking = true;
@@ -152,9 +209,12 @@ impl Plain {
         if !self.direct() {
             return None;
         }
-        match (&*SockRef::from(&self.tcp)).read(buf) {
-            Err(e) if is_wait(&e) => None,
-            r => Some(r),
+        match recv(&self.tcp, buf, RecvFlags::empty()) {
+            Ok((n, _)) => Some(Ok(n)),
+            Err(e) => {
+                let e = io::Error::from(e);
+                (!is_wait(&e)).then_some(Err(e))
+            }
         }
     }
 
@@ -167,7 +227,7 @@ impl Plain {
         }
         let mut at = 0;
         while at < data.len() {
-            match (&*SockRef::from(&self.tcp)).write(&data[at..]) {
+            match send(&self.tcp, &data[at..], SendFlags::NOSIGNAL).map_err(io::Error::from) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => at += n,
                 Err(e) if is_wait(&e) => break,
@@ -731,7 +791,7 @@ mod tests {
         let Stream::Plain(p) = stream else {
             panic!("plain TCP")
         };
-        let blocking = !SockRef::from(&p.tcp).nonblocking().unwrap();
+        let blocking = !socket2::SockRef::from(&p.tcp).nonblocking().unwrap();
         assert_eq!(blocking, p.blocking, "the stream knows the socket's mode");
         blocking
     }
