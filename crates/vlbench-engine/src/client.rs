@@ -103,18 +103,31 @@ const DIRECT_PAUSE: u8 = 32;
 /// registered tokio timer later is one atomic update, while a fresh
 /// `tokio::time::timeout` per request inserts and removes a timer-wheel
 /// entry under the driver's lock (a tenth of a 1-connection request's CPU).
-/// The timer stays registered between requests; when it fires while no
-/// request runs, its task is woken once for nothing.
+/// The timer stays registered between requests, and is only moved when it
+/// has fired (see [`Timer::arm_by`]); when it fires while no request runs,
+/// or before the running request's deadline, its task is woken once for
+/// nothing.
 #[derive(Debug, Default)]
 struct Timer(Option<Pin<Box<Sleep>>>);
 
 impl Timer {
-    /// Sets the timer to fire at `at`.
-    fn arm(&mut self, at: Instant) {
+    /// Makes the timer fire at `at` or earlier. A timer still pending for
+    /// an earlier instant (the previous request's deadline: deadlines only
+    /// grow) is left alone, and [`within`] re-arms it if it fires before
+    /// `at`: one timer update per timeout period instead of per request.
+    fn arm_by(&mut self, at: Instant) {
         let at = tokio::time::Instant::from_std(at);
         match self.0.as_mut() {
+            Some(sleep) if !sleep.is_elapsed() && sleep.deadline() <= at => {}
             Some(sleep) => sleep.as_mut().reset(at),
             None => self.0 = Some(Box::pin(tokio::time::sleep_until(at))),
+        }
+    }
+
+    /// Sets the timer to fire at `at`.
+    fn reset(&mut self, at: Instant) {
+        if let Some(sleep) = self.0.as_mut() {
+            sleep.as_mut().reset(tokio::time::Instant::from_std(at));
         }
     }
 
@@ -139,10 +152,17 @@ async fn within<F: Future>(fut: F, timer: &mut Timer, deadline: Instant) -> Opti
             return Poll::Ready(Some(out));
         }
         if !armed {
-            timer.arm(deadline);
+            timer.arm_by(deadline);
             armed = true;
         }
-        timer.poll(cx).map(|()| None)
+        match timer.poll(cx) {
+            // Fired for an earlier deadline (see `Timer::arm_by`): wait on.
+            Poll::Ready(()) if Instant::now() < deadline => {
+                timer.reset(deadline);
+                timer.poll(cx).map(|()| None)
+            }
+            fired => fired.map(|()| None),
+        }
     })
     .await
 }
@@ -691,6 +711,57 @@ mod tests {
         want.resize(n - 2, false);
         want.extend([true, true]);
         assert_eq!(modes, want);
+    }
+
+    /// The request timer is left at the previous request's deadline (see
+    /// `Timer::arm_by`); when it fires there, a later request waits on to
+    /// its own full timeout.
+    #[test]
+    fn a_timer_left_at_an_earlier_deadline_does_not_cut_the_next_request() {
+        let ms = Duration::from_millis;
+        let row = "{\"_msg\":\"x\"}\n";
+        // The first answer comes at once, the second after 30 ms, the
+        // third never within the timeout.
+        let addr = scripted_server(vec![
+            (ms(0), answer(row)),
+            (ms(30), answer(row)),
+            (ms(2000), answer(row)),
+        ]);
+        let timeout = ms(300);
+        let target = TargetOptions {
+            base_url: format!("http://{addr}").parse().unwrap(),
+            headers: Vec::new(),
+            timeout,
+            http2: false,
+            accept_gzip: false,
+            tls: Default::default(),
+        };
+        let w = Workload::new(vec![def("q", "*", None)]).unwrap();
+        let client = Client::new(&target, Arc::new(w)).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut line = Line::default();
+            let mut rng = SmallRng::seed_from_u64(1);
+            let mut scratch = String::new();
+            let mut results = Vec::new();
+            for pause in [ms(0), ms(0), ms(150)] {
+                tokio::time::sleep(pause).await;
+                let req = client.prepare(0, &mut rng, &mut scratch).unwrap();
+                let sent = Instant::now();
+                let ex = client.exchange(&mut line, req, 0, 0, sent, false).await;
+                results.push((ex.error, sent.elapsed()));
+            }
+            assert_eq!(results[0].0, None);
+            assert_eq!(results[1].0, None, "the 30 ms answer armed the timer");
+            // The timer still waits for the second request's deadline,
+            // 150+ ms before the third's: the third must get its 300 ms.
+            let (error, took) = results[2];
+            assert_eq!(error, Some(ErrorClass::Timeout));
+            assert!(took >= timeout, "timed out after {took:?}");
+        });
     }
 
     #[test]
