@@ -120,4 +120,16 @@ for c in $CONCURRENCY; do
         printf '%-8s %6s %12.0f %18s   %s\n' "$tool" "$c" "$(median ${RPS_OF[$tool]})" \
             "$(median ${CPU_OF[$tool]})" "${DETAIL_OF[$tool]}"
     done
+    # Paired view: run k of vlbench against run k of each peer (they ran
+    # back to back, so they share the host's noise of that moment).
+    for peer in $TOOLS; do
+        [[ "$peer" == vlbench || -z "${CPU_OF[$peer]:-}" || -z "${CPU_OF[vlbench]:-}" ]] && continue
+        # shellcheck disable=SC2086 # word splitting of the number lists is wanted
+        pairs=$(paste -d' ' <(printf '%s\n' ${CPU_OF[vlbench]}) <(printf '%s\n' ${CPU_OF[$peer]}))
+        ahead=$(awk '$1 < $2 {k++} END {print k + 0}' <<<"$pairs")
+        # shellcheck disable=SC2046 # one ratio per pair
+        ratio=$(median $(awk '{printf "%.4f\n", $1 / $2}' <<<"$pairs"))
+        printf '  c=%s: vlbench used less CPU per request than %s in %s of %s paired runs; median ratio %.3f\n' \
+            "$c" "$peer" "$ahead" "$RUNS" "$ratio"
+    done
 done
