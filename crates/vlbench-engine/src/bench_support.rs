@@ -50,7 +50,7 @@ impl OneConnection {
     /// Whether answers are waited for in the kernel (a direct wait, as
     /// when the user is its shard's only worker) or through the runtime.
     pub fn set_direct(&mut self, direct: bool) {
-        self.direct = direct;
+        self.direct = direct && self.shard.client.may_wait_directly();
     }
 
     /// One request exactly as a closed-model user makes it, recorded.

@@ -415,8 +415,9 @@ impl Client {
     /// within the timeout from `sent`. `line` is the caller's: its HTTP/1.1
     /// connection (taken and put back when reusable) and request timer.
     /// `capture` > 0 asks for details. `direct`: the caller's thread has
-    /// nothing else to do meanwhile, so an HTTP/1.1 answer may be waited
-    /// for in the kernel (see [`Client::may_wait_directly`] and `h1`).
+    /// nothing else to do meanwhile and [`Client::may_wait_directly`]
+    /// holds, so an HTTP/1.1 answer may be waited for in the kernel (see
+    /// `h1`).
     pub(crate) async fn exchange(
         &self,
         line: &mut Line,
@@ -433,7 +434,7 @@ impl Client {
             .get(q)
             .map_or(Expect::Json, |d| Expect::of(d.qtype));
         let deadline = sent + self.timeout;
-        let direct = direct && self.may_wait_directly() && line.direct_pause == 0;
+        let direct = direct && line.direct_pause == 0;
         line.direct_pause = line.direct_pause.saturating_sub(1);
         let (own, timer) = (&mut line.conn, &mut line.timer);
         let mut wait = Wait {
@@ -668,6 +669,29 @@ mod tests {
         }
     }
 
+    /// A client of one `*` query for the server at `addr`, and a runtime
+    /// to drive it.
+    fn client_of(
+        addr: std::net::SocketAddr,
+        timeout: Duration,
+    ) -> (Client, tokio::runtime::Runtime) {
+        let target = TargetOptions {
+            base_url: format!("http://{addr}").parse().unwrap(),
+            headers: Vec::new(),
+            timeout,
+            http2: false,
+            accept_gzip: false,
+            tls: Default::default(),
+        };
+        let w = Workload::new(vec![def("q", "*", None)]).unwrap();
+        let client = Client::new(&target, Arc::new(w)).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        (client, rt)
+    }
+
     /// After a direct wait hands over to the runtime (a slow answer), the
     /// line's next [`DIRECT_PAUSE`] requests wait through the runtime,
     /// then direct waits resume.
@@ -679,20 +703,7 @@ mod tests {
         let mut answers = vec![(ms(0), answer(row)), (ms(30), answer(row))];
         answers.resize(n, (ms(0), answer(row)));
         let addr = scripted_server(answers);
-        let target = TargetOptions {
-            base_url: format!("http://{addr}").parse().unwrap(),
-            headers: Vec::new(),
-            timeout: Duration::from_secs(5),
-            http2: false,
-            accept_gzip: false,
-            tls: Default::default(),
-        };
-        let w = Workload::new(vec![def("q", "*", None)]).unwrap();
-        let client = Client::new(&target, Arc::new(w)).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let (client, rt) = client_of(addr, Duration::from_secs(5));
         let modes = rt.block_on(async {
             let (mut line, mut modes) = (Line::default(), Vec::new());
             let mut rng = SmallRng::seed_from_u64(1);
@@ -728,20 +739,7 @@ mod tests {
             (ms(2000), answer(row)),
         ]);
         let timeout = ms(300);
-        let target = TargetOptions {
-            base_url: format!("http://{addr}").parse().unwrap(),
-            headers: Vec::new(),
-            timeout,
-            http2: false,
-            accept_gzip: false,
-            tls: Default::default(),
-        };
-        let w = Workload::new(vec![def("q", "*", None)]).unwrap();
-        let client = Client::new(&target, Arc::new(w)).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let (client, rt) = client_of(addr, timeout);
         rt.block_on(async {
             let mut line = Line::default();
             let mut rng = SmallRng::seed_from_u64(1);

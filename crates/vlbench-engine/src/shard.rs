@@ -273,7 +273,8 @@ impl Shard {
     /// rate cap (the dispatcher only re-reads the user count every few ms
     /// and rotates intervals; it runs when the worker yields, see
     /// `worker`) and a single worker task (no other request's answer can
-    /// be waiting to be read).
+    /// be waiting to be read), with a client that allows it
+    /// (`Client::may_wait_directly`).
     pub(crate) fn solo(&self) -> bool {
         matches!(self.mode.get(), Mode::Closed { capped: false, .. })
             && self.alive.get() == 1
