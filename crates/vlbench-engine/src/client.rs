@@ -191,6 +191,9 @@ pub(crate) struct Client {
     bufs: Mutex<Vec<Vec<u8>>>,
     /// The last response head, to skip parsing its repeats (HTTP/1.1).
     head_memo: HeadMemo,
+    /// How long one direct read may wait ([`h1::DIRECT_WAIT`]; longer in
+    /// tests, so that a quick answer on a busy machine still counts).
+    direct_wait: Duration,
 }
 
 impl Client {
@@ -246,6 +249,7 @@ impl Client {
             fixed_heads: Vec::new(),
             bufs: Mutex::new(Vec::new()),
             head_memo: HeadMemo::default(),
+            direct_wait: h1::DIRECT_WAIT,
         };
         let n = client.workload.len();
         if client.connector.http2() {
@@ -498,6 +502,7 @@ impl Client {
         let Wait {
             capture, direct, ..
         } = *wait;
+        let direct = direct.then_some(self.direct_wait);
         let (mut stream, reused) = match own.take() {
             Some(Conn::H1(s)) => (s, true),
             _ => match self.open_h1().await {
@@ -535,7 +540,7 @@ impl Client {
             )
             .await;
         }
-        wait.handed_over = direct && !stream.waits_directly();
+        wait.handed_over = direct.is_some() && !stream.waits_directly();
         match r {
             Err(e) => fail_with(ex, Failure::H1(e), capture),
             Ok(Answer::Cut { status, bytes }) => {
@@ -684,7 +689,10 @@ mod tests {
             tls: Default::default(),
         };
         let w = Workload::new(vec![def("q", "*", None)]).unwrap();
-        let client = Client::new(&target, Arc::new(w)).unwrap();
+        let mut client = Client::new(&target, Arc::new(w)).unwrap();
+        // Generous, so that a quick answer on a busy machine still comes
+        // within it; the slow answers of the tests take longer.
+        client.direct_wait = Duration::from_millis(200);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -700,7 +708,7 @@ mod tests {
         let row = "{\"_msg\":\"x\"}\n";
         let ms = Duration::from_millis;
         let n = usize::from(DIRECT_PAUSE) + 4;
-        let mut answers = vec![(ms(0), answer(row)), (ms(30), answer(row))];
+        let mut answers = vec![(ms(0), answer(row)), (ms(400), answer(row))];
         answers.resize(n, (ms(0), answer(row)));
         let addr = scripted_server(answers);
         let (client, rt) = client_of(addr, Duration::from_secs(5));

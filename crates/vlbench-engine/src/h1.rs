@@ -106,9 +106,9 @@ pub(crate) struct Plain {
     /// The socket is in blocking mode: tokio must not use it until
     /// [`Plain::runtime`] switches it back.
     blocking: bool,
-    /// The socket timeouts are set to [`DIRECT_WAIT`] (they only act in
+    /// The socket timeouts last set for direct waits (they only act in
     /// blocking mode).
-    timeouts: bool,
+    timeouts: Option<Duration>,
 }
 
 impl Plain {
@@ -117,7 +117,7 @@ impl Plain {
         Plain {
             tcp,
             blocking: false,
-            timeouts: false,
+            timeouts: None,
         }
     }
 
@@ -182,16 +182,16 @@ impl Plain {
         .await
     }
 
-    /// Switches to blocking mode with short timeouts; `false` if the
-    /// socket refused (then it is used through the runtime).
-    fn direct(&mut self) -> bool {
-        if !self.timeouts {
-            let set = set_socket_timeout(&self.tcp, Timeout::Recv, Some(DIRECT_WAIT))
-                .and_then(|()| set_socket_timeout(&self.tcp, Timeout::Send, Some(DIRECT_WAIT)));
+    /// Switches to blocking mode with socket timeouts of `wait`; `false`
+    /// if the socket refused (then it is used through the runtime).
+    fn direct(&mut self, wait: Duration) -> bool {
+        if self.timeouts != Some(wait) {
+            let set = set_socket_timeout(&self.tcp, Timeout::Recv, Some(wait))
+                .and_then(|()| set_socket_timeout(&self.tcp, Timeout::Send, Some(wait)));
             if set.is_err() {
                 return false;
             }
-            self.timeouts = true;
+            self.timeouts = Some(wait);
         }
         if !self.blocking {
             if rustix::io::ioctl_fionbio(&self.tcp, false).is_err() {
@@ -202,11 +202,11 @@ impl Plain {
         true
     }
 
-    /// One read that waits in the kernel for at most [`DIRECT_WAIT`];
-    /// `None` when nothing came (or the socket cannot block): the caller
-    /// then waits through the runtime.
-    fn read_direct(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
-        if !self.direct() {
+    /// One read that waits in the kernel for at most `wait`; `None` when
+    /// nothing came (or the socket cannot block): the caller then waits
+    /// through the runtime.
+    fn read_direct(&mut self, buf: &mut [u8], wait: Duration) -> Option<io::Result<usize>> {
+        if !self.direct(wait) {
             return None;
         }
         match recv(&self.tcp, buf, RecvFlags::empty()) {
@@ -218,11 +218,11 @@ impl Plain {
         }
     }
 
-    /// Writes what the kernel takes within [`DIRECT_WAIT`]s: the number of
-    /// bytes written (fewer than `data` when it would wait longer, or the
-    /// socket cannot block).
-    fn write_direct(&mut self, data: &[u8]) -> io::Result<usize> {
-        if !self.direct() {
+    /// Writes what the kernel takes within `wait`s: the number of bytes
+    /// written (fewer than `data` when it would wait longer, or the socket
+    /// cannot block).
+    fn write_direct(&mut self, data: &[u8], wait: Duration) -> io::Result<usize> {
+        if !self.direct(wait) {
             return Ok(0);
         }
         let mut at = 0;
@@ -247,18 +247,20 @@ fn is_wait(e: &io::Error) -> bool {
     )
 }
 
-/// One round trip's use of its stream: direct reads while its budget
-/// lasts (0: none), then through the runtime.
+/// One round trip's use of its stream: direct reads (each waiting at
+/// most `wait`) while its budget lasts (0: none), then through the
+/// runtime.
 struct Io<'a> {
     stream: &'a mut Stream,
     direct: u8,
+    wait: Duration,
 }
 
 impl Io<'_> {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if let (Stream::Plain(p), 1..) = (&mut *self.stream, self.direct) {
             self.direct -= 1;
-            match p.read_direct(buf) {
+            match p.read_direct(buf, self.wait) {
                 Some(r) => return r,
                 None => self.direct = 0, // slow: wait through the runtime
             }
@@ -269,7 +271,7 @@ impl Io<'_> {
     async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         let mut rest = data;
         if let (Stream::Plain(p), 1..) = (&mut *self.stream, self.direct) {
-            let n = p.write_direct(data)?;
+            let n = p.write_direct(data, self.wait)?;
             rest = rest.get(n..).unwrap_or_default();
             if rest.is_empty() {
                 return Ok(());
@@ -545,7 +547,8 @@ pub(crate) enum Answer {
 /// area (grown only for an unusually large head). `on_head` sees the
 /// status as soon as the head is parsed (kept if the body times out).
 /// `direct`: the caller's thread has nothing else to do, so a plain TCP
-/// connection waits in the kernel (see the module docs).
+/// connection waits in the kernel, each read for at most this long
+/// ([`DIRECT_WAIT`] but in tests; see the module docs).
 #[allow(clippy::too_many_arguments)] // one caller; the parts of one exchange
 pub(crate) async fn round_trip(
     stream: &mut Stream,
@@ -555,12 +558,13 @@ pub(crate) async fn round_trip(
     buf: &mut Vec<u8>,
     expect: Expect,
     capture: usize,
-    direct: bool,
+    direct: Option<Duration>,
     on_head: &mut u16,
 ) -> Result<Answer, NoResponse> {
     let io = &mut Io {
         stream,
-        direct: if direct { DIRECT_READS } else { 0 },
+        direct: if direct.is_some() { DIRECT_READS } else { 0 },
+        wait: direct.unwrap_or(DIRECT_WAIT),
     };
     let req = fixed.unwrap_or(buf.get(..req_len).unwrap_or_default());
     io.write_all(req).await.map_err(NoResponse::Nothing)?;
@@ -759,6 +763,9 @@ mod tests {
 
     /// One round trip on `stream`: (status, bytes, rows).
     async fn trip(stream: &mut Stream, memo: &HeadMemo, direct: bool) -> (u16, u64, u64) {
+        // Generous, so that a quick answer on a busy machine still comes
+        // within it; the slow answer below takes longer.
+        let direct = direct.then_some(Duration::from_millis(200));
         let mut buf = vec![0; 8 * 1024];
         let req = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
         let r = round_trip(
@@ -803,7 +810,7 @@ mod tests {
         let ms = Duration::from_millis;
         let addr = scripted_server(vec![
             (ms(0), answer(row)),
-            (ms(30), answer(&row.repeat(2))),
+            (ms(400), answer(&row.repeat(2))),
             (ms(0), answer(&long)),
             (ms(0), answer(row)),
             (ms(0), answer(row)),
@@ -822,7 +829,7 @@ mod tests {
             // blocking for the next request.
             assert_eq!(trip(&mut stream, &memo, true).await, (200, 13, 1));
             assert!(blocking(&stream));
-            // Slower than DIRECT_WAIT: read through the runtime.
+            // Slower than the direct wait: read through the runtime.
             assert_eq!(trip(&mut stream, &memo, true).await, (200, 26, 2));
             assert!(!blocking(&stream));
             // Longer than DIRECT_READS reads: the rest through the runtime.
