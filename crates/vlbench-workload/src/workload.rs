@@ -83,10 +83,11 @@ impl Workload {
     }
 
     /// Picks a query index with probability proportional to its weight:
-    /// one random draw and a binary search, no allocation.
+    /// one random draw and a binary search, no allocation (and no draw
+    /// when there is only one query).
     pub fn pick(&self, rng: &mut (impl Rng + ?Sized)) -> usize {
         let total = self.cumulative.last().copied().unwrap_or(0);
-        if total == 0 {
+        if total == 0 || self.cumulative.len() == 1 {
             return 0;
         }
         let r = rng.random_range(0..total);

@@ -65,6 +65,19 @@ fn picks_follow_the_weights() {
     assert!((share - 0.75).abs() < 0.02, "{counts:?}");
 }
 
+/// One query needs no draw: the pick leaves the generator (which the
+/// template's random choices use next) where it was.
+#[test]
+fn a_single_query_is_picked_without_a_draw() {
+    let w = Workload::new(vec![def("only", 2, QueryType::Query, "*")]).unwrap();
+    let mut rng = SmallRng::seed_from_u64(5);
+    let before = rng.clone();
+    for _ in 0..10 {
+        assert_eq!(w.pick(&mut rng), 0);
+    }
+    assert_eq!(rng, before, "the generator moved");
+}
+
 #[test]
 fn requests_carry_path_and_every_set_parameter() {
     let mut q = def(
