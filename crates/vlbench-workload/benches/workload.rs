@@ -69,6 +69,17 @@ fn bench_workload(c: &mut Criterion) {
     c.bench_function("pick (20 queries)", |b| {
         b.iter(|| black_box(w.pick(&mut rng)))
     });
+    let one = Workload::new(vec![query(
+        "only",
+        1,
+        QueryType::Query,
+        "*",
+        QueryParams::default(),
+    )])
+    .expect("valid workload");
+    c.bench_function("pick (1 query)", |b| {
+        b.iter(|| black_box(black_box(&one).pick(&mut rng)))
+    });
     c.bench_function("render_request static", |b| {
         b.iter(|| w.render_request(black_box(0), &mut rng, now, &mut out))
     });
