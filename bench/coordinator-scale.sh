@@ -5,7 +5,12 @@
 # workers, submits a benchmark for all of them, and has each heartbeat every
 # second and post one interval report per second (histograms of $QUERIES
 # queries, as the worker's reporter sends them) for $DURATION seconds, then
-# its final report. It prints the coordinator's CPU (% of one core) and RSS
+# its final report. Like a real fleet, the nodes' heartbeats are spread over
+# the interval (workers start at different times) and their reports come at
+# each second's end, each node's clock off by a fixed amount in
+# [0, $SKEW_MS) ms (SKEW_MS=1000 spreads them over the whole second). The
+# reports are encoded once per node and variant, so that one harness CPU
+# can post 200 reports together as 200 machines do. It prints the coordinator's CPU (% of one core) and RSS
 # every $SAMPLE seconds and a summary. Goal: < 5 % of one core, flat RSS.
 #
 #   bench/coordinator-scale.sh                  # 200 nodes, 60 s
@@ -18,6 +23,7 @@ QUERIES=${QUERIES:-10}
 DURATION=${DURATION:-60}
 SAMPLE=${SAMPLE:-5}
 REQUESTS_PER_QUERY=${REQUESTS_PER_QUERY:-50}
+SKEW_MS=${SKEW_MS:-20}
 
 build_vlbench
 # HARNESS=path uses an already built coordinator-load (like VLBENCH=path).
@@ -41,7 +47,7 @@ echo "coordinator on CPU $SERVER_CPU, harness on CPU $LOAD_CPU: $NODES nodes, $Q
 nice -n "$NICE" taskset -c "$LOAD_CPU" timeout --signal=INT --kill-after=10 $((DURATION + 240)) \
     "$HARNESS" --coordinator "http://127.0.0.1:$PORT" --pid "$COORD_PID" --nodes "$NODES" \
     --queries "$QUERIES" --duration "$DURATION" --sample-every "$SAMPLE" \
-    --requests-per-query "$REQUESTS_PER_QUERY" \
+    --requests-per-query "$REQUESTS_PER_QUERY" --skew-ms "$SKEW_MS" \
     || { tail -20 "$BENCH_TMP/coordinator.err" >&2; die "coordinator-load failed"; }
 if grep -qi "panic\|error" "$BENCH_TMP/coordinator.err"; then
     echo "coordinator log (errors):" >&2

@@ -9,6 +9,9 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
+use serde_json::value::RawValue;
+use vlbench_cluster::protocol::Metrics;
+use vlbench_cluster::worker::reporter::interval_metrics;
 use vlbench_stats::{ErrorClass, IntervalReport, IntervalStats, Outcome};
 
 /// How one fake node's intervals look.
@@ -73,7 +76,41 @@ fn one(shape: Shape, rng: &mut SmallRng) -> IntervalStats {
     stats
 }
 
-/// The interval report of `seq`, from one of the node's variants.
+/// One variant as the poster sends it: the interval's statistics encoded
+/// once (the JSON `IntervalStats` serialises to, histograms as the worker
+/// writes them) and the headline figures the worker's reporter derives from
+/// them. A real worker encodes each report on its own CPU; one harness CPU
+/// encoding 200 reports in turn (~1.1 ms each) would deliver them one at a
+/// time over a quarter of a second instead of together, as 200 machines do.
+pub struct Prepared {
+    /// `IntervalStats` as JSON.
+    pub stats: Box<RawValue>,
+    /// `interval_metrics` of a one-second interval of these statistics.
+    pub metrics: Metrics,
+}
+
+/// Encodes each variant once (see [`Prepared`]).
+pub fn prepare(variants: &[IntervalStats]) -> Result<Vec<Prepared>, serde_json::Error> {
+    variants
+        .iter()
+        .map(|v| {
+            let metrics = interval_metrics(&IntervalReport {
+                seq: 0,
+                start_unix_ms: 0,
+                duration_ms: 1000,
+                stats: v.clone(),
+            });
+            Ok(Prepared {
+                stats: serde_json::value::to_raw_value(v)?,
+                metrics,
+            })
+        })
+        .collect()
+}
+
+/// The interval report of `seq`, from one of the node's variants (what
+/// [`prepare`] encodes; the tests compare the two).
+#[cfg(test)]
 pub fn report(variants: &[IntervalStats], seq: u64, start_unix_ms: u64) -> Option<IntervalReport> {
     let len = u64::try_from(variants.len()).ok()?;
     let idx = usize::try_from(seq.checked_rem(len)?).ok()?;

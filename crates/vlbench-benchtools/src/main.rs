@@ -71,6 +71,12 @@ struct Args {
     /// Seconds between CPU/RSS samples.
     #[arg(long, default_value_t = 5)]
     sample_every: u64,
+    /// Spread of the nodes' clocks, ms: node i posts each report at the end
+    /// of its second plus a fixed offset in [0, skew) (seeded by i). 0 =
+    /// every report at the same instant; 1000 = spread evenly over the
+    /// second (the most wake-ups for the coordinator).
+    #[arg(long, default_value_t = 20)]
+    skew_ms: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -129,10 +135,14 @@ async fn run(args: Args) -> Result<(), HarnessError> {
     // Heartbeats run through setup, reporting and a short tail.
     let hb_until = Instant::now() + Duration::from_secs(args.duration + 90);
     let mut heartbeats = Vec::with_capacity(nodes.len());
-    for n in &nodes {
+    let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+    for (i, n) in nodes.iter().enumerate() {
+        // Real workers start at different times: their beats are spread
+        // over the interval, not sent together.
         heartbeats.push(tokio::spawn(fleet::heartbeat_loop(
             client.clone(),
             n.clone(),
+            fleet::clock_offset(i as u64, interval_ms),
             interval,
             hb_until,
             tally.clone(),
@@ -157,12 +167,17 @@ async fn run(args: Args) -> Result<(), HarnessError> {
         queries: args.queries,
         requests_per_query: args.requests_per_query,
     };
+    let poster = fleet::Poster::new(&args.coordinator, Duration::from_secs(10))?;
     let mut posters = Vec::with_capacity(nodes.len());
     for (i, n) in nodes.iter().enumerate() {
         let variants = intervals::variants(shape, i as u64, 4);
+        let variants: Arc<[intervals::Prepared]> = intervals::prepare(&variants)
+            .map_err(|e| HarnessError::Coordinator(format!("encoding a report: {e}")))?
+            .into();
         posters.push(tokio::spawn(fleet::report_loop(
-            client.clone(),
+            poster.clone(),
             n.clone(),
+            fleet::clock_offset(i as u64, args.skew_ms),
             variants,
             args.duration,
             tally.clone(),
