@@ -1,8 +1,10 @@
 //! A fleet of fake workers speaking the coordinator protocol
 //! (docs/protocol.md) exactly as `vlbench worker` does: register, heartbeat
 //! every interval (`busy` with the task id and `last_seq` while reporting),
-//! one `running` report per second with the interval's histograms, then a
-//! `completed` final report. They send no load anywhere.
+//! one `running` report per second with the interval's histograms and the
+//! assignment version (so it is the heartbeat too: a beat is skipped when a
+//! report was answered "unchanged" within the interval), then a `completed`
+//! final report. They send no load anywhere.
 //!
 //! Owns the fake nodes' state and their request loops; must not measure
 //! (the sampler in `main` does) or retry forever (every loop is bounded by
@@ -61,6 +63,8 @@ pub struct Node {
     reporting: AtomicU64, // 1 while the node has an unfinished run
     last_seq: AtomicU64,  // intervals sent so far
     version: AtomicU64,   // assignment version applied
+    /// When a report last counted as the heartbeat, assignment unchanged.
+    beat: Mutex<Option<Instant>>,
 }
 
 impl Node {
@@ -72,6 +76,7 @@ impl Node {
             reporting: AtomicU64::new(0),
             last_seq: AtomicU64::new(0),
             version: AtomicU64::new(0),
+            beat: Mutex::new(None),
         }
     }
 
@@ -135,6 +140,10 @@ pub async fn heartbeat_loop(
     while next < until {
         tokio::time::sleep_until(next).await;
         next += interval;
+        let beat = node.beat.lock().ok().and_then(|b| *b);
+        if beat.is_some_and(|at| at.elapsed() < interval) {
+            continue; // a report was this beat, as in the worker
+        }
         match client.heartbeat(&node.id, &node.heartbeat_body()).await {
             Ok(answer) => {
                 tally.heartbeats.fetch_add(1, Ordering::Relaxed);
@@ -177,6 +186,7 @@ struct RunningReport<'a> {
     seq: u64,
     interval: PreparedInterval<'a>,
     error: Option<&'a str>,
+    assignment_version: u64,
 }
 
 /// [`vlbench_stats::IntervalReport`]'s fields in its order.
@@ -191,8 +201,7 @@ struct PreparedInterval<'a> {
 /// The JSON of node `node_id`'s running report `seq` from `p`, as the
 /// worker's reporter would write it at `timestamp`.
 fn running_json(
-    task_id: &str,
-    node_id: &str,
+    (task_id, node_id, version): (&str, &str, u64),
     start_unix_ms: u64,
     seq: u64,
     p: &Prepared,
@@ -212,6 +221,7 @@ fn running_json(
             stats: &p.stats,
         },
         error: None,
+        assignment_version: version,
     })
 }
 
@@ -287,9 +297,10 @@ pub async fn report_loop(
         tokio::time::sleep_until(start + offset + Duration::from_secs(seq + 1)).await;
         // seq % len < len: the index is in range.
         let p = &variants[(seq % variants.len() as u64) as usize];
-        let body = running_json(&a.task_id, &node.id, a.start_unix_ms, seq, p, Utc::now());
-        match body {
-            Ok(body) => send(&poster, &a.task_id, seq, &node.id, body, &tally).await,
+        let version = node.version.load(Ordering::Relaxed);
+        let who = (a.task_id.as_str(), node.id.as_str(), version);
+        match running_json(who, a.start_unix_ms, seq, p, Utc::now()) {
+            Ok(body) => send(&poster, &a.task_id, seq, &node, body, &tally).await,
             Err(e) => report_failed(&tally, seq, &node.id, &e.to_string()),
         }
         node.last_seq.store(seq + 1, Ordering::Relaxed);
@@ -304,20 +315,25 @@ pub async fn report_loop(
         first_seq: Some(0),
         interval: None,
         error: None,
+        assignment_version: None,
     };
     match serde_json::to_vec(&done) {
-        Ok(body) => send(&poster, &a.task_id, intervals, &node.id, body, &tally).await,
+        Ok(body) => send(&poster, &a.task_id, intervals, &node, body, &tally).await,
         Err(e) => report_failed(&tally, intervals, &node.id, &e.to_string()),
     }
     node.reporting.store(0, Ordering::Relaxed);
 }
 
-async fn send(poster: &Poster, task_id: &str, seq: u64, node: &str, body: Vec<u8>, tally: &Tally) {
+async fn send(poster: &Poster, task_id: &str, seq: u64, node: &Node, body: Vec<u8>, tally: &Tally) {
     let t0 = Instant::now();
     let res = poster.post(task_id, body).await;
     let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
     tally.report_rtt_us.fetch_add(us, Ordering::Relaxed);
     tally.report_rtt_max_us.fetch_max(us, Ordering::Relaxed);
+    if let (Ok(ack), Ok(mut beat)) = (&res, node.beat.lock()) {
+        *beat = (ack.assignment_unchanged == Some(true)).then(Instant::now);
+    }
+    let node = node.id.as_str();
     match res {
         Ok(ack) if ack.accepted => {
             tally.accepted.fetch_add(1, Ordering::Relaxed);
@@ -381,9 +397,10 @@ mod tests {
                 first_seq: None,
                 interval: Some(iv),
                 error: None,
+                assignment_version: Some(3),
             };
-            let ours =
-                running_json("t-1", "fake-0001", 1_000, seq, &prepared[k], at).expect("encodable");
+            let ours = running_json(("t-1", "fake-0001", 3), 1_000, seq, &prepared[k], at)
+                .expect("encodable");
             let want = serde_json::to_vec(&real).expect("encodable");
             assert_eq!(
                 String::from_utf8_lossy(&ours),

@@ -42,6 +42,7 @@ pub(crate) fn report(
         first_seq: None,
         interval: iv,
         error: None,
+        assignment_version: None,
     }
 }
 

@@ -27,7 +27,7 @@ use crate::metrics::CoordinatorMetrics;
 use crate::model::{SubmitResponse, TaskRecord, TaskStatus};
 use crate::planner::Planner;
 use crate::protocol::{
-    ErrorBody, Health, HeartbeatRequest, RegisterRequest, RegisterResponse, ReportAck,
+    ErrorBody, Health, HeartbeatRequest, Metrics, RegisterRequest, RegisterResponse, ReportAck,
     ReportStatus, TuneRequest,
 };
 use crate::registry::RegistryHandle;
@@ -202,6 +202,7 @@ async fn heartbeat(
         .heartbeat(id.clone(), hb)
         .await?
         .map_err(|e| AppError::NotFound(e.to_string()))?;
+    s.metrics.heartbeat("heartbeat");
     let answer = s.scheduler.heartbeat(id, running, Some(applied)).await?;
     Ok(Json(answer).into_response())
 }
@@ -224,6 +225,10 @@ async fn report(
         return Err(AppError::BadRequest(msg, vec![]));
     }
     let node = r.node_id.clone();
+    let beat = match (r.status, r.assignment_version) {
+        (ReportStatus::Running, Some(v)) => Some((v, r.metrics.clone())),
+        _ => None,
+    };
     let accepted = match s.aggregator.add_raw(r, Some(body)).await? {
         Ok(a) => a,
         Err(e @ AggError::Invalid(_)) => {
@@ -249,10 +254,46 @@ async fn report(
         s.scheduler
             .node_finished(task_id, node, status, error)
             .await?;
+        return Ok(Json(ReportAck {
+            accepted: accepted.new,
+            assignment_unchanged: None,
+        }));
     }
+    let assignment_unchanged = match beat {
+        Some((applied, metrics)) => Some(report_beat(&s, node, task_id, applied, metrics).await?),
+        None => None,
+    };
     Ok(Json(ReportAck {
         accepted: accepted.new,
+        assignment_unchanged,
     }))
+}
+
+/// A running report that carries the node's assignment version is also its
+/// heartbeat: the registry hears from the node, and the scheduler answers
+/// whether that version is still the node's assignment (when not, the
+/// worker heartbeats at once to fetch it). An unknown node (the coordinator
+/// restarted) gets false, so its heartbeat finds out and it registers again.
+async fn report_beat(
+    s: &AppState,
+    node: String,
+    task_id: String,
+    applied: u64,
+    metrics: Metrics,
+) -> ApiResult<bool> {
+    if s.registry
+        .report_beat(node.clone(), metrics)
+        .await?
+        .is_err()
+    {
+        return Ok(false);
+    }
+    s.metrics.heartbeat("report");
+    let answer = s
+        .scheduler
+        .heartbeat(node, Some(task_id), Some(applied))
+        .await?;
+    Ok(answer.unchanged)
 }
 
 async fn list_nodes(State(s): State<AppState>) -> ApiResult<Json<Vec<crate::model::NodeRecord>>> {

@@ -40,6 +40,9 @@ pub struct IngestReport {
     /// Why the node failed (failed only).
     #[serde(default)]
     pub error: Option<String>,
+    /// The assignment version the node runs (the report is a heartbeat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_version: Option<u64>,
 }
 
 impl From<ResultReport> for IngestReport {
@@ -56,6 +59,7 @@ impl From<ResultReport> for IngestReport {
             seq: r.seq,
             first_seq: r.first_seq,
             error: r.error,
+            assignment_version: r.assignment_version,
         }
     }
 }

@@ -45,6 +45,9 @@ pub mod names {
     pub const COORDINATOR_RUNNING_TASKS: &str = "vlbench_coordinator_running_tasks";
     /// Counter (`_total`): reports by result (accepted, duplicate, rejected).
     pub const COORDINATOR_REPORTS: &str = "vlbench_coordinator_reports";
+    /// Counter (`_total`): heartbeats by how they came (`heartbeat`
+    /// request, or a running `report` that carried the assignment version).
+    pub const COORDINATOR_HEARTBEATS: &str = "vlbench_coordinator_heartbeats";
     /// Histogram: request latency by node and query type, seconds.
     pub const WORKER_QUERY_DURATION: &str = "vlbench_worker_query_duration_seconds";
     /// Counter (`_total`): failed requests by node and error class.
@@ -63,6 +66,13 @@ pub struct ResultLabel {
     pub result: &'static str,
 }
 
+/// Label of the heartbeats counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ViaLabel {
+    /// heartbeat or report.
+    pub via: &'static str,
+}
+
 /// The coordinator's metrics.
 pub struct CoordinatorMetrics {
     /// See [`names::COORDINATOR_ACTIVE_NODES`].
@@ -75,6 +85,8 @@ pub struct CoordinatorMetrics {
     pub task_duration: Histogram,
     /// See [`names::COORDINATOR_REPORTS`].
     pub reports: Family<ResultLabel, Counter>,
+    /// See [`names::COORDINATOR_HEARTBEATS`].
+    pub heartbeats: Family<ViaLabel, Counter>,
     registry: Registry,
 }
 
@@ -87,6 +99,7 @@ impl CoordinatorMetrics {
         let running_tasks = Gauge::default();
         let task_duration = Histogram::new(exponential_buckets(1.0, 2.0, 14));
         let reports = Family::<ResultLabel, Counter>::default();
+        let heartbeats = Family::<ViaLabel, Counter>::default();
         registry.register(
             names::COORDINATOR_ACTIVE_NODES,
             "Worker nodes heard from within the heartbeat timeout",
@@ -112,12 +125,18 @@ impl CoordinatorMetrics {
             "Worker interval reports by result",
             reports.clone(),
         );
+        registry.register(
+            names::COORDINATOR_HEARTBEATS,
+            "Heartbeats by how they came: heartbeat requests, or running reports that carried the assignment version",
+            heartbeats.clone(),
+        );
         CoordinatorMetrics {
             active_nodes,
             qps,
             running_tasks,
             task_duration,
             reports,
+            heartbeats,
             registry,
         }
     }
@@ -125,6 +144,11 @@ impl CoordinatorMetrics {
     /// Counts one report by result.
     pub fn report(&self, result: &'static str) {
         self.reports.get_or_create(&ResultLabel { result }).inc();
+    }
+
+    /// Counts one heartbeat by how it came (`heartbeat` or `report`).
+    pub fn heartbeat(&self, via: &'static str) {
+        self.heartbeats.get_or_create(&ViaLabel { via }).inc();
     }
 
     /// The Prometheus text exposition.

@@ -283,6 +283,11 @@ pub struct ResultReport {
     /// Why the node failed (failed only).
     #[serde(default)]
     pub error: Option<String>,
+    /// Running reports: the assignment version the node runs. A report
+    /// that carries it is also the node's heartbeat (see [`ReportAck`]), so
+    /// a reporting worker sends one request a second, not two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_version: Option<u64>,
 }
 
 /// Answer to a report: whether it was new or a retry of one already merged.
@@ -290,6 +295,12 @@ pub struct ResultReport {
 pub struct ReportAck {
     /// False when `seq` had already been merged (the retry is ignored).
     pub accepted: bool,
+    /// Present when the report carried `assignment_version` and counted as
+    /// the node's heartbeat: true when that version is the node's current
+    /// assignment (the worker may skip its next heartbeat), false when the
+    /// worker should heartbeat now to fetch what changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_unchanged: Option<bool>,
 }
 
 /// The JSON body of every error answer.

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::actor::{self, Gone};
 use crate::model::NodeRecord;
-use crate::protocol::{HeartbeatRequest, NodeStatus, RegisterRequest};
+use crate::protocol::{HeartbeatRequest, Metrics, NodeStatus, RegisterRequest};
 
 /// A heartbeat from a node that is not registered (e.g. the coordinator
 /// restarted): the worker must register again.
@@ -95,6 +95,26 @@ impl Registry {
         Ok(r.status)
     }
 
+    /// Records a running report that counts as the node's heartbeat: the
+    /// node is alive and busy, and `metrics` are its latest figures.
+    pub fn report_beat(
+        &mut self,
+        node_id: &str,
+        metrics: Metrics,
+        now: Instant,
+    ) -> Result<NodeStatus, UnknownNode> {
+        let node = self
+            .nodes
+            .get_mut(node_id)
+            .ok_or_else(|| UnknownNode(node_id.to_string()))?;
+        node.last_seen = now;
+        let r = &mut node.record;
+        r.last_heartbeat = Utc::now();
+        r.status = NodeStatus::Busy;
+        r.performance_metrics = Some(metrics);
+        Ok(r.status)
+    }
+
     /// Marks alive nodes silent past the timeout as failed; returns their ids.
     pub fn sweep(&mut self, now: Instant) -> Vec<String> {
         let mut failed = Vec::new();
@@ -122,6 +142,11 @@ enum Command {
         HeartbeatRequest,
         oneshot::Sender<Result<NodeStatus, UnknownNode>>,
     ),
+    ReportBeat(
+        String,
+        Metrics,
+        oneshot::Sender<Result<NodeStatus, UnknownNode>>,
+    ),
     Sweep(oneshot::Sender<Vec<String>>),
     List(oneshot::Sender<Vec<NodeRecord>>),
 }
@@ -145,12 +170,24 @@ impl RegistryHandle {
                 match cmd {
                     Command::Register(req, r) => actor::reply(r, state.register(req, now)),
                     Command::Heartbeat(id, hb, r) => actor::reply(r, state.heartbeat(&id, hb, now)),
+                    Command::ReportBeat(id, m, r) => {
+                        actor::reply(r, state.report_beat(&id, m, now))
+                    }
                     Command::Sweep(r) => actor::reply(r, state.sweep(now)),
                     Command::List(r) => actor::reply(r, state.list()),
                 }
             }
         });
         (RegistryHandle { tx }, task)
+    }
+
+    /// Records a running report that is also the node's heartbeat.
+    pub async fn report_beat(
+        &self,
+        node_id: String,
+        metrics: Metrics,
+    ) -> Result<Result<NodeStatus, UnknownNode>, Gone> {
+        actor::call(&self.tx, NAME, |r| Command::ReportBeat(node_id, metrics, r)).await
     }
 
     /// Registers a node.
@@ -229,6 +266,33 @@ mod tests {
         let list = reg.list();
         assert_eq!(list[1].status, NodeStatus::Busy);
         assert_eq!(list[1].current_load, 0.5);
+    }
+
+    #[test]
+    fn a_report_beat_keeps_a_node_alive_and_busy() {
+        let t0 = Instant::now();
+        let mut reg = Registry::new(Duration::from_secs(3));
+        reg.register(register_req("a"), t0);
+        let m = Metrics {
+            total_queries: 7,
+            ..Metrics::default()
+        };
+        let status = reg
+            .report_beat("a", m.clone(), t0 + Duration::from_secs(2))
+            .unwrap();
+        assert_eq!(status, NodeStatus::Busy);
+        // Heard from at t0 + 2 s: alive until t0 + 5 s.
+        assert!(reg.sweep(t0 + Duration::from_secs(5)).is_empty());
+        assert_eq!(reg.list()[0].performance_metrics, Some(m.clone()));
+        assert_eq!(reg.sweep(t0 + Duration::from_millis(5001)), ["a"]);
+        // A failed node that reports again is alive.
+        reg.report_beat("a", m, t0 + Duration::from_secs(6))
+            .unwrap();
+        assert_eq!(reg.list()[0].status, NodeStatus::Busy);
+        let err = reg
+            .report_beat("ghost", Metrics::default(), t0)
+            .unwrap_err();
+        assert_eq!(err, UnknownNode("ghost".into()));
     }
 
     #[test]

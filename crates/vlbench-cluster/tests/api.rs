@@ -125,6 +125,7 @@ fn report(
         first_seq: None,
         interval: iv,
         error: None,
+        assignment_version: None,
     })
     .unwrap()
 }
@@ -482,5 +483,84 @@ async fn a_silent_nodes_share_moves_to_the_live_node() {
     );
     let (_, task) = api.get(&format!("/api/v1/benchmarks/{id}")).await;
     assert_eq!(task["executions"]["w2"]["rejoins"], 1);
+    api.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_running_report_with_its_version_is_the_nodes_heartbeat() {
+    let api = Api::new();
+    let id = running_task(&api).await;
+    let (_, hb) = api.heartbeat("w2", Some(&id)).await;
+    let version = hb["version"].as_u64().unwrap();
+    let path = format!("/api/v1/tasks/{id}/reports");
+    let beat = |seq: u64, node: &str, v: Option<u64>| {
+        let mut r = report(
+            &id,
+            node,
+            seq,
+            ReportStatus::Running,
+            Some(interval(seq, &[10, 20])),
+        );
+        r["metrics"]["total_queries"] = json!(2);
+        if let Some(v) = v {
+            r["assignment_version"] = json!(v);
+        }
+        r
+    };
+    // Without the field: a report only.
+    let (status, ack) = api.post(&path, &beat(0, "w2", None)).await;
+    assert_eq!((status, ack), (StatusCode::OK, json!({"accepted": true})));
+    // With the node's current version: the heartbeat too, nothing changed.
+    let (_, ack) = api.post(&path, &beat(1, "w2", Some(version))).await;
+    assert_eq!(ack, json!({"accepted": true, "assignment_unchanged": true}));
+    // A retry is still a sign of life.
+    let (_, ack) = api.post(&path, &beat(1, "w2", Some(version))).await;
+    assert_eq!(
+        ack,
+        json!({"accepted": false, "assignment_unchanged": true})
+    );
+    // An older version: the worker must heartbeat to fetch the new one.
+    let (_, ack) = api.post(&path, &beat(2, "w2", Some(version - 1))).await;
+    assert_eq!(
+        ack,
+        json!({"accepted": true, "assignment_unchanged": false})
+    );
+    let (_, nodes) = api.get("/api/v1/nodes").await;
+    let w2 = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node_id"] == "w2")
+        .unwrap()
+        .clone();
+    assert_eq!(w2["status"], "busy");
+    assert_eq!(w2["performance_metrics"]["total_queries"], 2);
+
+    // w1 heartbeats; w2 only reports, past the 5 s heartbeat timeout: it
+    // is alive, and keeps its share.
+    let (_, hb1) = api.heartbeat("w1", Some(&id)).await;
+    let v1 = hb1["version"].as_u64().unwrap();
+    for seq in 3..10 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        api.heartbeat("w1", Some(&id)).await;
+        let (_, ack) = api.post(&path, &beat(seq, "w2", Some(version))).await;
+        assert_eq!(ack["assignment_unchanged"], true, "seq {seq}");
+        tick(&api.state).await.unwrap();
+    }
+    let (_, task) = api.get(&format!("/api/v1/benchmarks/{id}")).await;
+    assert_eq!(task["executions"]["w2"]["status"], "running", "{task}");
+    let (_, hb1) = api.heartbeat("w1", Some(&id)).await;
+    assert_eq!(hb1["version"].as_u64().unwrap(), v1, "no rebalance");
+    // A final message is no heartbeat.
+    let done = report(&id, "w2", 10, ReportStatus::Completed, None);
+    let (_, ack) = api.post(&path, &done).await;
+    assert_eq!(ack, json!({"accepted": true}));
+    let (_, _, metrics) = api.call(Method::GET, "/metrics", Body::empty()).await;
+    for line in [
+        "vlbench_coordinator_heartbeats_total{via=\"report\"} 10",
+        "vlbench_coordinator_heartbeats_total{via=\"heartbeat\"} 10",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     api.shutdown().await;
 }

@@ -150,6 +150,21 @@ async fn three_workers_split_by_weight_and_merge_exactly() {
         p99
     );
 
+    // The workers' running reports carried their assignment version: each
+    // was a heartbeat too.
+    let metrics = reqwest::get(format!("{coord_url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let via_report: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("vlbench_coordinator_heartbeats_total{via=\"report\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(via_report >= 3, "{metrics}");
+
     shutdown.cancel();
     coord.await.unwrap().unwrap();
     for w in workers {

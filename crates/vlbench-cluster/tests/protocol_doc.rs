@@ -87,6 +87,10 @@ fn every_documented_message_parses() {
             }
             "report-request" => {
                 let r = check::<ResultReport>(tag, text);
+                assert!(
+                    r.assignment_version.is_some(),
+                    "a report that is a heartbeat"
+                );
                 let iv = r.interval.expect("an interval");
                 assert_eq!(
                     iv.stats.total().latency.len(),
@@ -98,7 +102,10 @@ fn every_documented_message_parses() {
                 check::<ResultReport>(tag, text).status,
                 ReportStatus::Completed
             ),
-            "report-response" => drop(check::<ReportAck>(tag, text)),
+            "report-response" => assert_eq!(
+                check::<ReportAck>(tag, text).assignment_unchanged,
+                Some(true)
+            ),
             "submit-response" => drop(check::<SubmitResponse>(tag, text)),
             "task-record" => drop(check::<TaskRecord>(tag, text)),
             "task-events" => {

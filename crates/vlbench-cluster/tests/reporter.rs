@@ -45,6 +45,7 @@ fn config(url: &str, give_up: Duration) -> ReporterConfig {
         capacity: 8,
         give_up,
         metrics: Arc::new(WorkerMetrics::new("w1")),
+        beats: None,
     }
 }
 

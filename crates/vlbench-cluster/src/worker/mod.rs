@@ -4,7 +4,11 @@
 //! heartbeats; each heartbeat answer carries the node's assignment, applied
 //! when its version is newer: a new task starts a run, a newer version of
 //! the running task (rebalance, tuning, weight change) is handed to the
-//! running engine as a live update. A run is stopped when the assignment is
+//! running engine as a live update. While a run reports, each running
+//! report carries the assignment version and is the node's heartbeat too
+//! ([`reporter::ReportBeats`]): a beat is skipped when a report was answered
+//! "unchanged" within the interval, so a busy worker sends one request a
+//! second instead of two. A run is stopped when the assignment is
 //! withdrawn or replaced, when the coordinator has been unreachable for
 //! longer than the orphan timeout (no load without a controller), and on
 //! shutdown. An orphaned run's reporter keeps its unsent reports (bounded)
@@ -41,7 +45,7 @@ use crate::protocol::{
     RegisterRequest,
 };
 use executor::{Execution, Progress};
-use reporter::ReporterConfig;
+use reporter::{ReportBeats, ReporterConfig};
 
 /// How often an unreachable coordinator is reported again.
 const REPEAT_WARNING: Duration = Duration::from_secs(30);
@@ -98,6 +102,8 @@ struct Running {
     cancel: CancellationToken,
     handle: JoinHandle<()>,
     progress: Arc<Progress>,
+    /// What the run's reports, which are heartbeats too, last heard.
+    beats: Arc<ReportBeats>,
     load: f64,
     updates: watch::Sender<LiveUpdate>,
 }
@@ -235,6 +241,19 @@ impl Agent {
                 self.stop_run().await;
             }
             self.orphaned.retain(|h| !h.is_finished());
+            // A running report answered within the interval was this
+            // node's heartbeat: one request a second instead of two.
+            if let Some(at) = self
+                .running
+                .as_ref()
+                .and_then(|r| r.beats.fresh(self.interval))
+            {
+                if warned.take().is_some() {
+                    tracing::info!("coordinator reachable again (a report was answered)");
+                }
+                last_ok = last_ok.max(at);
+                continue;
+            }
             match self
                 .client
                 .heartbeat(&self.config.node_id, &self.heartbeat(None))
@@ -321,6 +340,7 @@ impl Agent {
         let max = f64::from(self.config.capabilities.max_concurrent_queries.max(1));
         let load = (f64::from(users) / max).clamp(0.0, 1.0);
         if let Some(r) = &mut self.running {
+            r.beats.set_applied(answer.version);
             match update {
                 Ok(u) if *r.updates.borrow() == u => {}
                 Ok(u) => {
@@ -345,6 +365,7 @@ impl Agent {
         tracing::info!(task = %a.task_id, users, "assignment received");
         let (updates, updates_rx) = watch::channel(update);
         let progress = Arc::new(Progress::default());
+        let beats = Arc::new(ReportBeats::new(answer.version));
         let cancel = CancellationToken::new();
         let task_id = a.task_id.clone();
         let ex = Execution {
@@ -359,6 +380,7 @@ impl Agent {
                 capacity: self.config.report_buffer,
                 give_up: self.config.orphan_timeout * 10,
                 metrics: self.metrics.clone(),
+                beats: Some(beats.clone()),
             },
             progress: progress.clone(),
             assignment: a,
@@ -370,6 +392,7 @@ impl Agent {
             cancel,
             handle,
             progress,
+            beats,
             load,
             updates,
         });

@@ -5,13 +5,18 @@
 //! already merged, so a retry after a lost answer is safe.
 //!
 //! New reports are accepted while a send is in flight, so the engine is
-//! never held up by a slow or absent coordinator. Must not: block the
-//! engine, or retry forever (it gives up after `give_up` without success).
+//! never held up by a slow or absent coordinator. Each running report
+//! carries the assignment version the node runs, which makes it the node's
+//! heartbeat too; what the coordinator answered goes to [`ReportBeats`],
+//! where the agent looks before sending a heartbeat of its own. Must not:
+//! block the engine, or retry forever (it gives up after `give_up` without
+//! success).
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -41,6 +46,54 @@ pub enum Item {
     },
 }
 
+/// Shared by a run's reporter and the agent: the assignment version the
+/// reports carry, and when a report last counted as the node's heartbeat.
+#[derive(Debug, Default)]
+pub struct ReportBeats {
+    applied: AtomicU64,
+    /// When the last answer came and whether it said "unchanged".
+    last: Mutex<Option<(Instant, bool)>>,
+}
+
+impl ReportBeats {
+    /// Beats for a run of assignment version `applied`.
+    pub fn new(applied: u64) -> ReportBeats {
+        ReportBeats {
+            applied: AtomicU64::new(applied),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The node now runs version `v` (a live update was applied).
+    pub fn set_applied(&self, v: u64) {
+        self.applied.store(v, Ordering::Relaxed);
+    }
+
+    /// The version the reports carry.
+    pub fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Relaxed)
+    }
+
+    /// The coordinator answered a report that was a heartbeat.
+    pub fn record(&self, unchanged: bool) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((Instant::now(), unchanged));
+        }
+    }
+
+    /// When a report last counted as a heartbeat with the assignment
+    /// unchanged, if that was less than `within` ago: the agent's heartbeat
+    /// can be skipped. None after an answer that said "changed" (the agent
+    /// must heartbeat to fetch the assignment).
+    pub fn fresh(&self, within: Duration) -> Option<Instant> {
+        let last = *self.last.lock().ok()?;
+        match last {
+            Some((at, true)) if at.elapsed() < within => Some(at),
+            _ => None,
+        }
+    }
+}
+
 /// Settings of one task's reporter.
 #[derive(Clone)]
 pub struct ReporterConfig {
@@ -56,6 +109,8 @@ pub struct ReporterConfig {
     pub give_up: Duration,
     /// Where drops are counted.
     pub metrics: Arc<WorkerMetrics>,
+    /// When set, running reports carry its version and are heartbeats.
+    pub beats: Option<Arc<ReportBeats>>,
 }
 
 /// What happened to a task's reports.
@@ -120,6 +175,10 @@ fn to_report(cfg: &ReporterConfig, item: Item) -> ResultReport {
         status,
         seq,
         first_seq,
+        assignment_version: match (&interval, &cfg.beats) {
+            (Some(_), Some(b)) => Some(b.applied()),
+            _ => None,
+        },
         interval,
         error,
     }
@@ -149,7 +208,10 @@ pub async fn run(cfg: ReporterConfig, mut rx: mpsc::Receiver<Item>) -> Outcome {
             res = async { sending.as_mut().expect("guarded by is_some").await }, if sending.is_some() => {
                 sending = None;
                 match res {
-                    Ok(_) => {
+                    Ok(ack) => {
+                        if let (Some(unchanged), Some(b)) = (ack.assignment_unchanged, &cfg.beats) {
+                            b.record(unchanged);
+                        }
                         queue.pop_front();
                         out.delivered += 1;
                         backoff = Duration::ZERO;
@@ -220,5 +282,29 @@ fn count_drop(cfg: &ReporterConfig, out: &mut Outcome, n: u64) {
     if n > 0 {
         out.dropped += n;
         cfg.metrics.reports_dropped(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_report_answered_unchanged_is_a_fresh_beat_for_one_interval() {
+        let beats = ReportBeats::new(4);
+        let second = Duration::from_secs(1);
+        assert_eq!(beats.applied(), 4);
+        assert!(beats.fresh(second).is_none(), "no answer yet");
+        beats.record(true);
+        let at = beats.fresh(second).expect("just answered");
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert_eq!(beats.fresh(second), Some(at));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(beats.fresh(second).is_none(), "older than the interval");
+        beats.record(true);
+        beats.record(false);
+        assert!(beats.fresh(second).is_none(), "changed: heartbeat now");
+        beats.set_applied(5);
+        assert_eq!(beats.applied(), 5);
     }
 }
