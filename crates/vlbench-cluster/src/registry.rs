@@ -77,13 +77,7 @@ impl Registry {
         hb: HeartbeatRequest,
         now: Instant,
     ) -> Result<NodeStatus, UnknownNode> {
-        let node = self
-            .nodes
-            .get_mut(node_id)
-            .ok_or_else(|| UnknownNode(node_id.to_string()))?;
-        node.last_seen = now;
-        let r = &mut node.record;
-        r.last_heartbeat = Utc::now();
+        let r = self.heard_from(node_id, now)?;
         r.status = match hb.status {
             NodeStatus::Failed => NodeStatus::Active,
             s => s,
@@ -103,16 +97,21 @@ impl Registry {
         metrics: Metrics,
         now: Instant,
     ) -> Result<NodeStatus, UnknownNode> {
+        let r = self.heard_from(node_id, now)?;
+        r.status = NodeStatus::Busy;
+        r.performance_metrics = Some(metrics);
+        Ok(r.status)
+    }
+
+    /// Notes that `node_id` was heard from at `now`; its record, to update.
+    fn heard_from(&mut self, node_id: &str, now: Instant) -> Result<&mut NodeRecord, UnknownNode> {
         let node = self
             .nodes
             .get_mut(node_id)
             .ok_or_else(|| UnknownNode(node_id.to_string()))?;
         node.last_seen = now;
-        let r = &mut node.record;
-        r.last_heartbeat = Utc::now();
-        r.status = NodeStatus::Busy;
-        r.performance_metrics = Some(metrics);
-        Ok(r.status)
+        node.record.last_heartbeat = Utc::now();
+        Ok(&mut node.record)
     }
 
     /// Marks alive nodes silent past the timeout as failed; returns their ids.

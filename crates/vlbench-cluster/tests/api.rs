@@ -78,6 +78,19 @@ impl Api {
             .await
     }
 
+    /// The node's record from `GET /api/v1/nodes`.
+    async fn node(&self, id: &str) -> Value {
+        let (_, nodes) = self.get("/api/v1/nodes").await;
+        let found = nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["node_id"] == id);
+        found
+            .unwrap_or_else(|| panic!("no node {id} in {nodes}"))
+            .clone()
+    }
+
     async fn shutdown(mut self) {
         drop(self.app);
         drop(self.state);
@@ -457,14 +470,7 @@ async fn a_silent_nodes_share_moves_to_the_live_node() {
         api.heartbeat("w1", Some(&id)).await;
         tick(&api.state).await.unwrap();
     }
-    let (_, nodes) = api.get("/api/v1/nodes").await;
-    let w2 = nodes
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["node_id"] == "w2")
-        .unwrap();
-    assert_eq!(w2["status"], "failed");
+    assert_eq!(api.node("w2").await["status"], "failed");
     let (_, task) = api.get(&format!("/api/v1/benchmarks/{id}")).await;
     assert_eq!(task["status"], "running");
     assert_eq!(task["executions"]["w2"]["status"], "failed");
@@ -525,14 +531,7 @@ async fn a_running_report_with_its_version_is_the_nodes_heartbeat() {
         ack,
         json!({"accepted": true, "assignment_unchanged": false})
     );
-    let (_, nodes) = api.get("/api/v1/nodes").await;
-    let w2 = nodes
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["node_id"] == "w2")
-        .unwrap()
-        .clone();
+    let w2 = api.node("w2").await;
     assert_eq!(w2["status"], "busy");
     assert_eq!(w2["performance_metrics"]["total_queries"], 2);
 

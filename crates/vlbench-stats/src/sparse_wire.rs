@@ -54,6 +54,12 @@ thread_local! {
 /// Decodes a histogram written by [`crate::encode_histogram`] or
 /// [`encode_sparse`] (plain V2 is also accepted) into its non-zero buckets.
 pub fn decode_sparse(text: &str) -> Result<SparseHist, WireError> {
+    decode_sparse_bytes(text.as_bytes())
+}
+
+/// [`decode_sparse`] of the text's bytes (base64 is ASCII: the decoder
+/// rejects anything else, so no UTF-8 check is needed first).
+fn decode_sparse_bytes(text: &[u8]) -> Result<SparseHist, WireError> {
     if text.len() > MAX_B64 {
         return Err(WireError::TooLong {
             len: text.len(),
@@ -70,7 +76,7 @@ pub fn decode_sparse(text: &str) -> Result<SparseHist, WireError> {
     })
 }
 
-fn decode_with(text: &str, s: &mut Scratch) -> Result<SparseHist, WireError> {
+fn decode_with(text: &[u8], s: &mut Scratch) -> Result<SparseHist, WireError> {
     s.raw.clear();
     B64.decode_vec(text, &mut s.raw)?;
     let cookie = be_u32(&s.raw, 0).ok_or(WireError::Header("shorter than its cookie"))?;
@@ -268,11 +274,18 @@ impl Visitor<'_> for SparseVisitor {
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SparseHist, E> {
         decode_sparse(v).map_err(E::custom)
     }
+
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<SparseHist, E> {
+        decode_sparse_bytes(v).map_err(E::custom)
+    }
 }
 
 impl<'de> Deserialize<'de> for SparseHist {
-    /// Decodes the text in place (no `String` is built for it).
+    /// Decodes the text in place (no `String` is built for it). Asked for
+    /// as bytes: serde_json then hands over the string's raw bytes without
+    /// checking them as UTF-8 (the base64 decoder checks every byte), a
+    /// pass over every report's histograms saved at the coordinator.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(SparseVisitor)
+        d.deserialize_bytes(SparseVisitor)
     }
 }

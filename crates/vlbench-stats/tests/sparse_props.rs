@@ -96,6 +96,31 @@ fn reports_read_either_way() {
 }
 
 #[test]
+fn json_histograms_decode_from_text_bytes_and_values_alike() {
+    let text = encode_histogram(&hist_of(&[3, 500, 500, 70_000])).unwrap();
+    let want = decode_sparse(&text).unwrap();
+    // serde_json hands the string over as raw bytes (no UTF-8 pass) ...
+    let from_json: SparseHist = serde_json::from_str(&format!("\"{text}\"")).unwrap();
+    assert_eq!(from_json, want);
+    // ... unescaped first when the writer escaped (e.g. "/" as "\/") ...
+    let escaped = format!("\"{}\"", text.replace('/', "\\/"));
+    assert_eq!(serde_json::from_str::<SparseHist>(&escaped).unwrap(), want);
+    // ... and from a parsed document as a string.
+    let value = serde_json::Value::String(text.clone());
+    assert_eq!(serde_json::from_value::<SparseHist>(value).unwrap(), want);
+    // What is not base64 text is an error that says so, never a panic.
+    for bad in ["\"h\u{e9}llo\"", "\"not base64!\"", "[1, 2]", "42", "null"] {
+        let err = serde_json::from_str::<SparseHist>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("base64") || err.contains("histogram"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
 fn corrupt_sparse_histograms_are_errors_not_panics() {
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     assert!(matches!(
